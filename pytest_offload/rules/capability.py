@@ -1,0 +1,195 @@
+"""Capability rules: declared capacities, entries codes, the advertised minimum, order."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pytest_offload.rules._base import Grade, RuleOutcome, rule
+from pytest_offload.state import (
+    NeighborOffloadState,
+    PathOffloadState,
+    TcpConnectionState,
+    TcpOffloadState,
+)
+from pytest_offload.status import NdisStatus, format_status
+from pytest_offload.tree import OffloadStateType, Role
+
+if TYPE_CHECKING:
+    from pytest_offload.capabilities import OffloadCapabilities
+    from pytest_offload.rules._facts import InitiateFacts
+
+MUST, SHOULD = Grade.MUST, Grade.SHOULD
+GROUP = "capability"
+S = NdisStatus
+
+
+def _capacities(caps: OffloadCapabilities) -> list[tuple[str, str, int]]:
+    out = [("tcp", "tcp_connection_offload_capacity", caps.tcp_connection_offload_capacity)]
+    if caps.neighbor_capacity is not None:
+        out.append(("neighbor", "neighbor_capacity", caps.neighbor_capacity))
+    if caps.path_capacity is not None:
+        out.append(("path", "path_capacity", caps.path_capacity))
+    return out
+
+
+@rule(
+    "INI-CAPACITY",
+    MUST,
+    group=GROUP,
+    text="Offloaded TCP connections of one target never exceed tcp_connection_offload_capacity "
+    "(likewise declared neighbor/path capacities).",
+    source="domain.md 6 (NDIS_TCP_CONNECTION_OFFLOAD.TcpConnectionOffloadCapacity)",
+)
+def capacity(facts: InitiateFacts, out: RuleOutcome) -> None:
+    batch = facts.batch
+    roles = facts.snapshot.roles
+    for layer, name, cap in _capacities(facts.capabilities):
+        base = batch.ledger.counts[layer]
+        for other in batch.initiates:
+            if other is facts:
+                break
+            base += sum(1 for i in other.new_offloaded if other.type_layer[i] == layer)
+        offered = sum(
+            1
+            for i in range(facts.n)
+            if roles[i] is Role.NEW_OFFLOAD and facts.type_layer[i] == layer
+        )
+        if base + offered <= cap:
+            continue
+        out.hit()
+        mine = [i for i in facts.new_offloaded if facts.type_layer[i] == layer]
+        if base + len(mine) > cap:
+            first_over = mine[max(cap - base, 0)]
+            out.violate(
+                first_over,
+                f"{base + len(mine)} {layer} objects offloaded ({base} before this initiate)",
+                f"at most {name}={cap}",
+            )
+
+
+_ENTRIES = {
+    S.OFFLOAD_TCP_ENTRIES: "tcp",
+    S.OFFLOAD_PATH_ENTRIES: "path",
+    S.OFFLOAD_NEIGHBOR_ENTRIES: "neighbor",
+}
+
+
+@rule(
+    "INI-ENTRIES-CAUSE",
+    SHOULD,
+    group=GROUP,
+    text="TCP_ENTRIES (PATH_ENTRIES, NEIGHBOR_ENTRIES) only when the declared capacity is "
+    "reached.",
+    source="domain.md 3",
+)
+def entries_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
+    caps = {layer: (name, cap) for layer, name, cap in _capacities(facts.capabilities)}
+    batch = facts.batch
+    roles = facts.snapshot.roles
+    for i, code in enumerate(facts.codes):
+        if code is None or code not in _ENTRIES:
+            continue
+        layer = _ENTRIES[S(code)]
+        if roles[i] is not Role.NEW_OFFLOAD or facts.type_layer[i] != layer or layer not in caps:
+            continue
+        out.hit()
+        name, cap = caps[layer]
+        total = batch.ledger.counts[layer] + batch.offloaded_in_batch(layer)
+        if total < cap:
+            out.violate(
+                i,
+                f"{format_status(code)} with {total} {layer} objects offloaded",
+                f"no {S(code).name} before {name}={cap} is reached",
+            )
+
+
+def _benign_chain(facts: InitiateFacts) -> bool:
+    """One new neighbor, path and TCP connection that no declared limit can refuse."""
+    snapshot = facts.snapshot
+    if facts.n != 3 or snapshot.depths != [0, 1, 2] or facts.malformed:
+        return False
+    if any(role is not Role.NEW_OFFLOAD for role in snapshot.roles):
+        return False
+    caps = facts.capabilities
+    fields = snapshot.image.host_fields
+    neighbor, path, tcp = (f[3] for f in fields)
+    path_type = fields[1][0]
+    if not (
+        isinstance(neighbor, NeighborOffloadState)
+        and isinstance(path, PathOffloadState)
+        and isinstance(tcp, TcpOffloadState)
+    ):
+        return False
+    ip_ok = caps.support_ipv4 if path_type == OffloadStateType.IP4 else caps.support_ipv6
+    return (
+        neighbor.const.vlan_id == 0
+        and not neighbor.const.has_source_mac
+        and ip_ok
+        and path.cached.path_mtu <= caps.max_path_mtu
+        and tcp.cached.initial_rcv_wnd <= caps.max_initial_rcv_wnd
+        and tcp.delegated.state == TcpConnectionState.ESTABLISHED
+        and not tcp.delegated.buffered_data
+        and not fields[2][10]
+        and caps.tcp_connection_offload_capacity >= 1
+        and (caps.neighbor_capacity is None or caps.neighbor_capacity >= 1)
+        and (caps.path_capacity is None or caps.path_capacity >= 1)
+    )
+
+
+@rule(
+    "INI-ADVERTISED-WORKS",
+    SHOULD,
+    group=GROUP,
+    text="A fresh target offloads in full a small tree (one neighbor, one path, one TCP "
+    "connection) that lies within its declaration. Catches a target that fails everything.",
+    source="domain.md 6",
+)
+def advertised_works(facts: InitiateFacts, out: RuleOutcome) -> None:
+    if not (facts.batch.fresh and facts.completed and _benign_chain(facts)):
+        return
+    out.hit()
+    for i in range(3):
+        if facts.codes[i] != S.SUCCESS:
+            out.violate(
+                i,
+                format_status(facts.raw_statuses[i]),
+                "SUCCESS",
+                "a fresh target declared room for this neighbor, path and connection",
+            )
+
+
+@rule(
+    "INI-DEPTH-FIRST",
+    SHOULD,
+    group=GROUP,
+    text="When TCP capacity is the only limit a tree hits, the TCP blocks offloaded are the "
+    "first ones in depth-first, breadth-next order.",
+    source="domain.md 1.5, 7.16 [C:traversing-a-state-tree]",
+)
+def depth_first(facts: InitiateFacts, out: RuleOutcome) -> None:
+    if len(facts.batch.initiates) != 1 or not facts.completed or facts.malformed:
+        return
+    roles = facts.snapshot.roles
+    tcp = [
+        i for i in range(facts.n) if roles[i] is Role.NEW_OFFLOAD and facts.type_layer[i] == "tcp"
+    ]
+    entries = S.OFFLOAD_TCP_ENTRIES
+    refused = [i for i in tcp if facts.codes[i] == entries]
+    if not refused:
+        return
+    refused_set = set(refused)
+    # Any other failure means another limit was hit too: the rule does not apply.
+    if any(f and i not in refused_set for i, f in enumerate(facts.failed)):
+        return
+    out.hit()
+    first_refused = refused[0]
+    for i in tcp:
+        if i > first_refused and facts.offloaded[i]:
+            out.violate(
+                i,
+                f"{format_status(facts.raw_statuses[i])} after "
+                f"{facts.snapshot.path(first_refused)} got OFFLOAD_TCP_ENTRIES",
+                "OFFLOAD_TCP_ENTRIES: capacity goes to the first TCP blocks in depth-first, "
+                "breadth-next order",
+            )
+            break

@@ -1,0 +1,181 @@
+"""Cause rules: each cause code only on its layer and only where its cause holds."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pytest_offload.rules._base import Grade, RuleOutcome, rule
+from pytest_offload.state import NeighborOffloadState, PathOffloadState, TcpOffloadState
+from pytest_offload.status import CAUSE_CODE_LAYERS, NdisStatus, format_status
+from pytest_offload.tree import Role, layer_name
+
+if TYPE_CHECKING:
+    from pytest_offload.rules._facts import InitiateFacts
+
+MUST = Grade.MUST
+GROUP = "causes"
+SRC = "domain.md 3 [C:returning-completion-status-of-an-initiate-offload-operation]"
+S = NdisStatus
+
+
+def _blocks_with(facts: InitiateFacts, code: int) -> list[int]:
+    return [i for i, c in enumerate(facts.codes) if c == code]
+
+
+def _state(facts: InitiateFacts, position: int) -> object:
+    return facts.snapshot.image.host_fields[position][3]
+
+
+@rule(
+    "INI-CODE-LAYER",
+    MUST,
+    group=GROUP,
+    text="Cause codes only on new-offload blocks of their layer: TCP: TCP_ENTRIES, "
+    "TCP_XMIT_BUFFER, TCP_RCV_BUFFER, TCP_RCV_WINDOW, CONNECTION_REJECTED; path: "
+    "PATH_ENTRIES, IP_ADDRESS_ENTRIES, PATH_MTU; neighbor: NEIGHBOR_ENTRIES, "
+    "HW_ADDRESS_ENTRIES, VLAN_ENTRIES, VLAN_MISMATCH. FAILURE and RESOURCES fit any new "
+    "offload.",
+    source=f"{SRC}; domain.md 7.9",
+    reading=True,
+)
+def code_layer(facts: InitiateFacts, out: RuleOutcome) -> None:
+    layers = CAUSE_CODE_LAYERS
+    snapshot = facts.snapshot
+    for i, code in enumerate(facts.codes):
+        if code is None or code not in layers:
+            continue
+        out.hit()
+        wanted = layers[S(code)]
+        role = snapshot.roles[i]
+        here = layer_name(snapshot.depths[i])
+        if role is not Role.NEW_OFFLOAD or here != wanted:
+            out.violate(
+                i,
+                f"{format_status(code)} on a {here}-layer {role.value} block",
+                f"{S(code).name} only on a new-offload {wanted} block "
+                "(FAILURE or RESOURCES elsewhere)",
+            )
+
+
+@rule(
+    "INI-HW-ADDRESS-CAUSE",
+    MUST,
+    group=GROUP,
+    text='HW_ADDRESS_ENTRIES only when the neighbor\'s dl_source_address is non-zero ("non-NULL" '
+    "read as non-zero).",
+    source=f"{SRC}; domain.md 7.11",
+    reading=True,
+)
+def hw_address_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
+    for i in _blocks_with(facts, S.OFFLOAD_HW_ADDRESS_ENTRIES):
+        state = _state(facts, i)
+        if not isinstance(state, NeighborOffloadState):
+            continue
+        out.hit()
+        if not state.const.has_source_mac:
+            out.violate(
+                i,
+                "OFFLOAD_HW_ADDRESS_ENTRIES with an all-zero dl_source_address",
+                "another failure code: the neighbor asks for no source MAC of its own",
+            )
+
+
+@rule(
+    "INI-VLAN-MISMATCH-CAUSE",
+    MUST,
+    group=GROUP,
+    text="VLAN_MISMATCH only when vlan_id != 0, the interface has non-zero VLAN IDs, and "
+    "vlan_id is not among them; a neighbor with vlan_id 0 or a matching one never gets it.",
+    source="domain.md 4.3 "
+    "[C:determining-whether-to-fail-an-offload-request-because-of-802-1q-infor]",
+)
+def vlan_mismatch_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
+    interface = facts.capabilities.nonzero_interface_vlans
+    for i in _blocks_with(facts, S.OFFLOAD_VLAN_MISMATCH):
+        state = _state(facts, i)
+        if not isinstance(state, NeighborOffloadState):
+            continue
+        out.hit()
+        vlan = state.const.vlan_id
+        if vlan == 0 or not interface or vlan in interface:
+            why = (
+                "vlan_id is 0 (use the interface VLAN)"
+                if vlan == 0
+                else "the interface has no non-zero VLAN IDs"
+                if not interface
+                else f"vlan_id {vlan} is configured on the interface"
+            )
+            out.violate(
+                i,
+                f"OFFLOAD_VLAN_MISMATCH for vlan_id {vlan}",
+                "no VLAN_MISMATCH",
+                f"{why}; interface_vlan_ids={sorted(facts.capabilities.interface_vlan_ids)}",
+            )
+
+
+@rule(
+    "INI-RCV-WINDOW-CAUSE",
+    MUST,
+    group=GROUP,
+    text="TCP_RCV_WINDOW only when initial_rcv_wnd > max_initial_rcv_wnd.",
+    source=SRC,
+)
+def rcv_window_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
+    limit = facts.capabilities.max_initial_rcv_wnd
+    for i in _blocks_with(facts, S.OFFLOAD_TCP_RCV_WINDOW):
+        state = _state(facts, i)
+        if not isinstance(state, TcpOffloadState):
+            continue
+        out.hit()
+        wnd = state.cached.initial_rcv_wnd
+        if wnd <= limit:
+            out.violate(
+                i,
+                f"OFFLOAD_TCP_RCV_WINDOW for initial_rcv_wnd {wnd}",
+                "no TCP_RCV_WINDOW",
+                f"{wnd} <= declared max_initial_rcv_wnd {limit}",
+            )
+
+
+@rule(
+    "INI-PATH-MTU-CAUSE",
+    MUST,
+    group=GROUP,
+    text="PATH_MTU only when the path's path_mtu > max_path_mtu.",
+    source=f"{SRC}; domain.md 7.7",
+)
+def path_mtu_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
+    limit = facts.capabilities.max_path_mtu
+    for i in _blocks_with(facts, S.OFFLOAD_PATH_MTU):
+        state = _state(facts, i)
+        if not isinstance(state, PathOffloadState):
+            continue
+        out.hit()
+        mtu = state.cached.path_mtu
+        if mtu <= limit:
+            out.violate(
+                i,
+                f"OFFLOAD_PATH_MTU for path_mtu {mtu}",
+                "no PATH_MTU",
+                f"{mtu} <= declared max_path_mtu {limit}",
+            )
+
+
+@rule(
+    "INI-CONNECTION-REJECTED-VERSION",
+    MUST,
+    group=GROUP,
+    text="CONNECTION_REJECTED only when ndis_version >= (6, 20).",
+    source="domain.md 3 (#if NDIS_SUPPORT_NDIS620), 7.8",
+)
+def connection_rejected_version(facts: InitiateFacts, out: RuleOutcome) -> None:
+    version = facts.capabilities.ndis_version
+    for i in _blocks_with(facts, S.OFFLOAD_CONNECTION_REJECTED):
+        out.hit()
+        if version < (6, 20):
+            out.violate(
+                i,
+                "OFFLOAD_CONNECTION_REJECTED",
+                "a code of the declared NDIS version",
+                f"the target declares ndis_version={version}; the code exists from 6.20",
+            )

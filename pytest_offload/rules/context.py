@@ -1,0 +1,150 @@
+"""Context rules: context written on success only, unique contexts, send data kept on failure."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pytest_offload.rules._base import Grade, RuleOutcome, rule
+from pytest_offload.rules._facts import context_key
+from pytest_offload.snapshot import NO_SLOT
+from pytest_offload.status import format_status
+from pytest_offload.tree import Role
+
+if TYPE_CHECKING:
+    from pytest_offload.rules._facts import InitiateFacts
+
+MUST = Grade.MUST
+GROUP = "context"
+SRC_CONTEXT = "domain.md 4.3 [C:storing-and-referencing-offloaded-state]"
+
+
+@rule(
+    "INI-CONTEXT-ON-SUCCESS",
+    MUST,
+    group=GROUP,
+    text="An offloaded new-offload block has a non-None value written to its context slot.",
+    source=f"{SRC_CONTEXT}, [R:nc-ndischimney-w_initiate_offload_handler]",
+)
+def context_on_success(facts: InitiateFacts, out: RuleOutcome) -> None:
+    for i in facts.new_offloaded:
+        out.hit()
+        if facts.slot_values[i] is None:
+            out.violate(
+                i,
+                f"{format_status(facts.raw_statuses[i])} with the context slot still None",
+                "the target's context written to *MiniportOffloadContext",
+            )
+
+
+@rule(
+    "INI-NO-CONTEXT-ON-FAILURE",
+    MUST,
+    group=GROUP,
+    text="A failed new-offload block's context slot is left None.",
+    source="domain.md 4.3 [R:nc-ndischimney-w_initiate_offload_handler]",
+)
+def no_context_on_failure(facts: InitiateFacts, out: RuleOutcome) -> None:
+    if not facts.completed:
+        return
+    roles = facts.snapshot.roles
+    for i in range(facts.n):
+        if roles[i] is not Role.NEW_OFFLOAD or facts.offloaded[i]:
+            continue
+        out.hit()
+        value = facts.slot_values[i]
+        if value is not None and value is not NO_SLOT:
+            out.violate(
+                i,
+                f"{format_status(facts.raw_statuses[i])} with context {value!r} written",
+                "the context slot left None on a block that was not offloaded",
+            )
+
+
+@rule(
+    "INI-CONTEXT-UNIQUE",
+    MUST,
+    group=GROUP,
+    text="Contexts of distinct offloaded objects differ, also from objects still offloaded by "
+    "earlier initiates of the same target.",
+    source=SRC_CONTEXT,
+)
+def context_unique(facts: InitiateFacts, out: RuleOutcome) -> None:
+    batch = facts.batch
+    seen: dict[tuple[str, Any], str] = {
+        key: f"{entry.path} of {entry.initiate}" for key, entry in batch.ledger.entries.items()
+    }
+    # Contexts of initiates earlier in the same batch count as already handed out.
+    for other in batch.initiates:
+        if other is facts:
+            break
+        for i in other.new_offloaded:
+            value = other.slot_values[i]
+            if value is not None and value is not NO_SLOT:
+                seen.setdefault(
+                    context_key(value),
+                    f"{other.snapshot.path(i)} of {other.observation.label}",
+                )
+    if len(seen) + len(facts.new_offloaded) < 2:
+        return
+    for i in facts.new_offloaded:
+        value = facts.slot_values[i]
+        if value is None or value is NO_SLOT:
+            continue
+        out.hit()
+        key = context_key(value)
+        here = f"{facts.snapshot.path(i)} of {facts.observation.label}"
+        first = seen.setdefault(key, here)
+        if first != here:
+            out.violate(
+                i,
+                f"context {value!r}, already the context of {first}",
+                "a context no other offloaded object has",
+            )
+
+
+@rule(
+    "INI-SEND-DATA-KEPT-ON-FAILURE",
+    MUST,
+    group=GROUP,
+    text="For a failed TCP block, the NBLs of its net_buffer_list_chain keep their status and "
+    "are never passed to tcp_offload_send_complete.",
+    source="domain.md 4.3 [C:partial-offloads-and-offload-failures]",
+)
+def send_data_kept_on_failure(facts: InitiateFacts, out: RuleOutcome) -> None:
+    if not facts.completed:
+        return
+    obs = facts.observation
+    before = facts.snapshot.image.nbl_statuses
+    if not before:
+        return
+    completed_ids = {id(nbl) for nbl in obs.send_completed}
+    images = [img for img in (obs.completion_image, obs.final_image) if img is not None]
+    roles = facts.snapshot.roles
+    for i, statuses in before.items():
+        if roles[i] is not Role.NEW_OFFLOAD or facts.type_layer[i] != "tcp":
+            continue
+        if facts.offloaded[i]:
+            continue
+        out.hit()
+        chain = facts.snapshot.image.host_fields[i][10]
+        assert isinstance(chain, tuple)
+        for n, nbl in enumerate(chain):
+            if id(nbl) in completed_ids:
+                out.violate(
+                    i,
+                    f"NBL {n} of the send data passed to tcp_offload_send_complete",
+                    "the send data of a failed TCP block left with the host",
+                )
+        for img in images:
+            after = img.nbl_statuses.get(i)
+            if after is not None and after != statuses:
+                changed = [
+                    n for n, (a, b) in enumerate(zip(statuses, after, strict=False)) if a != b
+                ]
+                out.violate(
+                    i,
+                    f"NBL status changed on NBL(s) {changed} "
+                    f"(now {[format_status(after[n]) for n in changed]})",
+                    "NBL statuses of a failed TCP block left as the host set them",
+                )
+                break
