@@ -154,20 +154,31 @@ class InitiateFacts:
 
     @property
     def failed_ancestor(self) -> list[int]:
-        """For each block, the nearest failed non-placeholder ancestor, else -1."""
+        """For each block, the nearest ancestor whose failure abandons its subtree, else -1.
+
+        A new offload that failed abandons its dependents. A linker's FAILURE abandons them
+        only when it names no object this target offloaded: a known linker's FAILURE just
+        sums up dependents that were attempted and failed on their own [reading]. A
+        placeholder wrongly marked failed is INI-PLACEHOLDER-SUCCESS's finding only.
+        """
         if self._failed_ancestor is None:
-            parents = self.snapshot.parents
-            roles = self.snapshot.roles
-            # A placeholder wrongly marked failed is INI-PLACEHOLDER-SUCCESS's finding;
-            # it does not make its subtree "under a failed block".
-            failed = [
-                f and r is not Role.PLACEHOLDER for f, r in zip(self.failed, roles, strict=True)
+            snapshot = self.snapshot
+            parents, roles = snapshot.parents, snapshot.roles
+            known = self.batch.ledger.entries
+            slots = snapshot.image.slot_values
+            abandons = [
+                f
+                and (
+                    r is Role.NEW_OFFLOAD
+                    or (r is Role.LINKER and context_key(slots[i]) not in known)
+                )
+                for i, (f, r) in enumerate(zip(self.failed, roles, strict=True))
             ]
             out = [-1] * self.n
             for i in range(self.n):
                 parent = parents[i]
                 if parent >= 0:
-                    out[i] = parent if failed[parent] else out[parent]
+                    out[i] = parent if abandons[parent] else out[parent]
             self._failed_ancestor = out
         return self._failed_ancestor
 

@@ -1,0 +1,66 @@
+"""The reference target's own inverted tree of offloaded objects and its resource pools."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pytest_offload import NeighborOffloadState, PathOffloadState, TcpOffloadState
+
+#: Host memory each offloaded object takes from the budget (bytes), besides buffered data.
+OBJECT_COST = {"neighbor": 256, "path": 256, "tcp": 1024}
+
+
+class OffloadedObject:
+    """One offloaded neighbor, path or TCP connection; handed back as the block's context.
+
+    Domain.md 1.6: each TCP object points to its path, each path to its neighbor.
+    """
+
+    __slots__ = ("buffered", "handle", "layer", "parent", "resources", "state")
+
+    def __init__(
+        self,
+        layer: str,
+        state: NeighborOffloadState | PathOffloadState | TcpOffloadState,
+        parent: OffloadedObject | None,
+        handle: object,
+    ) -> None:
+        self.layer = layer
+        self.state = state
+        self.parent = parent
+        self.handle = handle
+        self.buffered = b""
+        self.resources: dict[str, object] = {}
+
+    def __repr__(self) -> str:
+        return f"<{self.layer} context 0x{id(self):x}>"
+
+
+@dataclass(slots=True)
+class Pools:
+    """Counters for every limit the reference target enforces."""
+
+    memory_used: int = 0
+    xmit_used: int = 0
+    rcv_used: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    vlans: Counter[int] = field(default_factory=Counter)
+    macs: Counter[bytes] = field(default_factory=Counter)
+    source_ips: Counter[bytes] = field(default_factory=Counter)
+    objects: dict[int, OffloadedObject] = field(default_factory=dict)
+
+    def register(self, obj: OffloadedObject, memory: int) -> None:
+        """Record ``obj`` as offloaded, charging ``memory`` bytes."""
+        self.objects[id(obj)] = obj
+        self.counts[obj.layer] += 1
+        self.memory_used += memory
+
+    def lookup(self, context: object, layer: str) -> OffloadedObject | None:
+        """The object a linker's context names, if this target offloaded it at ``layer``."""
+        obj = self.objects.get(id(context))
+        if obj is None or obj is not context or obj.layer != layer:
+            return None
+        return obj
