@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pytest_offload.adapter import Host, OffloadTarget, TargetFactory
 from pytest_offload.capabilities import CapabilityError, OffloadCapabilities
 from pytest_offload.checker import CheckReport, TargetChecker, check, expected_statuses
 from pytest_offload.observation import Completion, Observation, RaisedError
@@ -55,6 +56,7 @@ __all__ = [
     "Completion",
     "ContextSlot",
     "Grade",
+    "Host",
     "NdisStatus",
     "NeighborOffloadState",
     "NeighborOffloadStateCached",
@@ -65,6 +67,7 @@ __all__ = [
     "OffloadBlockList",
     "OffloadCapabilities",
     "OffloadStateType",
+    "OffloadTarget",
     "PathOffloadState",
     "PathOffloadStateCached",
     "PathOffloadStateConst",
@@ -73,6 +76,7 @@ __all__ = [
     "Role",
     "Rule",
     "TargetChecker",
+    "TargetFactory",
     "TcpConnectionState",
     "TcpKeepAlive",
     "TcpOffloadState",

@@ -115,6 +115,9 @@ class TreeSnapshot:
     roles: list[Role]
     dependents: list[list[int]]
     image: TreeImage
+    subtree_end: list[int]
+    by_role: dict[Role, list[int]]
+    roots: list[int]
 
     def __len__(self) -> int:
         return len(self.blocks)
@@ -156,6 +159,26 @@ def take_snapshot(root: OffloadBlockList) -> TreeSnapshot:
         dependents.append([])
         if parent >= 0:
             dependents[parent].append(position)
+    # A block's dependent subtree is contiguous in depth-first order: [i + 1, end[i]).
+    end = list(range(1, len(blocks) + 1))
+    for position in range(len(blocks) - 1, 0, -1):
+        parent = parents[position]
+        if parent >= 0 and end[position] > end[parent]:
+            end[parent] = end[position]
+    by_role: dict[Role, list[int]] = {role: [] for role in Role}
+    for position, role in enumerate(roles):
+        by_role[role].append(position)
+    roots = [i for i, parent in enumerate(parents) if parent < 0]
     return TreeSnapshot(
-        root, blocks, parents, siblings, depths, roles, dependents, capture(blocks)
+        root,
+        blocks,
+        parents,
+        siblings,
+        depths,
+        roles,
+        dependents,
+        capture(blocks),
+        end,
+        by_role,
+        roots,
     )

@@ -7,8 +7,8 @@ It depends on the pytest_offload model only, never on pytest or the plugin.
 
 from __future__ import annotations
 
-from pytest_offload import OffloadCapabilities, TcpConnectionState
-from reference_target._target import CompletionMode, Host, ReferenceTarget
+from pytest_offload import Host, OffloadCapabilities, TcpConnectionState
+from reference_target._target import CompletionMode, ReferenceTarget
 
 __all__ = ["CompletionMode", "ReferenceTarget", "create_target"]
 

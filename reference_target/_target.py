@@ -19,8 +19,7 @@ from pytest_offload.state import NOT_OFFLOADABLE_STATES
 from reference_target._resources import OBJECT_COST, OffloadedObject, Pools
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
+    from pytest_offload import Host
     from pytest_offload.state import NetBufferList
 
 S = NdisStatus
@@ -32,16 +31,6 @@ LAYER_TYPES = {
     "tcp": (OffloadStateType.TCP,),
 }
 STATE_CLASS = {"neighbor": NeighborOffloadState, "path": PathOffloadState, "tcp": TcpOffloadState}
-
-
-class Host:
-    """What the reference target needs of its host (the suite's RecordingHost, or yours)."""
-
-    def initiate_offload_complete(self, root: OffloadBlockList) -> None: ...  # pragma: no cover
-
-    def tcp_offload_send_complete(
-        self, chain: Sequence[NetBufferList]
-    ) -> None: ...  # pragma: no cover
 
 
 class ReferenceTarget:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import TYPE_CHECKING
 
 from pytest_offload.rules._base import Grade, RuleOutcome, rule
@@ -42,23 +43,18 @@ def _capacities(caps: OffloadCapabilities) -> list[tuple[str, str, int]]:
 )
 def capacity(facts: InitiateFacts, out: RuleOutcome) -> None:
     batch = facts.batch
-    roles = facts.snapshot.roles
     for layer, name, cap in _capacities(facts.capabilities):
         base = batch.ledger.counts[layer]
         for other in batch.initiates:
             if other is facts:
                 break
-            base += sum(1 for i in other.new_offloaded if other.type_layer[i] == layer)
-        offered = sum(
-            1
-            for i in range(facts.n)
-            if roles[i] is Role.NEW_OFFLOAD and facts.type_layer[i] == layer
-        )
+            base += other.offloaded_layers.count(layer)
+        offered = facts.new_layer.count(layer)
         if base + offered <= cap:
             continue
         out.hit()
-        mine = [i for i in facts.new_offloaded if facts.type_layer[i] == layer]
-        if base + len(mine) > cap:
+        if base + facts.offloaded_layers.count(layer) > cap:
+            mine = [i for i in facts.new_offloaded if facts.new_layer[i] == layer]
             first_over = mine[max(cap - base, 0)]
             out.violate(
                 first_over,
@@ -85,17 +81,19 @@ _ENTRIES = {
 def entries_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
     caps = {layer: (name, cap) for layer, name, cap in _capacities(facts.capabilities)}
     batch = facts.batch
-    roles = facts.snapshot.roles
-    for i, code in enumerate(facts.codes):
-        if code is None or code not in _ENTRIES:
+    new_layer = facts.new_layer
+    for code, layer in _ENTRIES.items():
+        if layer not in caps:
             continue
-        layer = _ENTRIES[S(code)]
-        if roles[i] is not Role.NEW_OFFLOAD or facts.type_layer[i] != layer or layer not in caps:
+        claims = [i for i in facts.with_code(int(code)) if new_layer[i] == layer]
+        if not claims:
             continue
-        out.hit()
+        out.hit(len(claims))
         name, cap = caps[layer]
         total = batch.ledger.counts[layer] + batch.offloaded_in_batch(layer)
-        if total < cap:
+        if total >= cap:
+            continue
+        for i in claims:
             out.violate(
                 i,
                 f"{format_status(code)} with {total} {layer} objects offloaded",
@@ -169,22 +167,18 @@ def advertised_works(facts: InitiateFacts, out: RuleOutcome) -> None:
 def depth_first(facts: InitiateFacts, out: RuleOutcome) -> None:
     if len(facts.batch.initiates) != 1 or not facts.completed or facts.malformed:
         return
-    roles = facts.snapshot.roles
-    tcp = [
-        i for i in range(facts.n) if roles[i] is Role.NEW_OFFLOAD and facts.type_layer[i] == "tcp"
-    ]
-    entries = S.OFFLOAD_TCP_ENTRIES
-    refused = [i for i in tcp if facts.codes[i] == entries]
+    new_layer = facts.new_layer
+    refused = [i for i in facts.with_code(int(S.OFFLOAD_TCP_ENTRIES)) if new_layer[i] == "tcp"]
     if not refused:
         return
-    refused_set = set(refused)
     # Any other failure means another limit was hit too: the rule does not apply.
-    if any(f and i not in refused_set for i, f in enumerate(facts.failed)):
+    if facts.failed.count(True) != len(refused):
         return
     out.hit()
     first_refused = refused[0]
-    for i in tcp:
-        if i > first_refused and facts.offloaded[i]:
+    offloaded = facts.offloaded
+    for i in facts.new_offloaded[bisect_right(facts.new_offloaded, first_refused) :]:
+        if new_layer[i] == "tcp" and offloaded[i]:
             out.violate(
                 i,
                 f"{format_status(facts.raw_statuses[i])} after "

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from pytest_offload.rules._base import Grade, RuleOutcome, rule
 from pytest_offload.state import NeighborOffloadState, PathOffloadState, TcpOffloadState
 from pytest_offload.status import CAUSE_CODE_LAYERS, NdisStatus, format_status
-from pytest_offload.tree import Role, layer_name
+from pytest_offload.tree import LAYERS, Role, layer_name
 
 if TYPE_CHECKING:
     from pytest_offload.rules._facts import InitiateFacts
@@ -19,7 +19,7 @@ S = NdisStatus
 
 
 def _blocks_with(facts: InitiateFacts, code: int) -> list[int]:
-    return [i for i, c in enumerate(facts.codes) if c == code]
+    return facts.with_code(int(code))
 
 
 def _state(facts: InitiateFacts, position: int) -> object:
@@ -39,20 +39,21 @@ def _state(facts: InitiateFacts, position: int) -> object:
     reading=True,
 )
 def code_layer(facts: InitiateFacts, out: RuleOutcome) -> None:
-    layers = CAUSE_CODE_LAYERS
     snapshot = facts.snapshot
-    for i, code in enumerate(facts.codes):
-        if code is None or code not in layers:
+    roles, depths = snapshot.roles, snapshot.depths
+    new = Role.NEW_OFFLOAD
+    for code, wanted in CAUSE_CODE_LAYERS.items():
+        blocks = facts.with_code(int(code))
+        if not blocks:
             continue
-        out.hit()
-        wanted = layers[S(code)]
-        role = snapshot.roles[i]
-        here = layer_name(snapshot.depths[i])
-        if role is not Role.NEW_OFFLOAD or here != wanted:
+        out.hit(len(blocks))
+        depth = LAYERS.index(wanted)
+        for i in [i for i in blocks if roles[i] is not new or depths[i] != depth]:
+            here = layer_name(depths[i])
             out.violate(
                 i,
-                f"{format_status(code)} on a {here}-layer {role.value} block",
-                f"{S(code).name} only on a new-offload {wanted} block "
+                f"{format_status(code)} on a {here}-layer {roles[i].value} block",
+                f"{code.name} only on a new-offload {wanted} block "
                 "(FAILURE or RESOURCES elsewhere)",
             )
 

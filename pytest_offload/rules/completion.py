@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from operator import is_
 from typing import TYPE_CHECKING
 
 from pytest_offload.rules._base import Grade, RuleOutcome, rule
 from pytest_offload.snapshot import HOST_FIELD_NAMES, NO_SLOT
 from pytest_offload.status import NdisStatus
-from pytest_offload.tree import Role
 
 if TYPE_CHECKING:
     from pytest_offload.rules._facts import InitiateFacts
@@ -89,15 +89,13 @@ def status_written(facts: InitiateFacts, out: RuleOutcome) -> None:
     if not facts.completed:
         return
     out.hit()
-    pending = int(NdisStatus.PENDING)
     roles = facts.snapshot.roles
-    for i, code in enumerate(facts.codes):
-        if code == pending:
-            out.violate(
-                i,
-                "PENDING (0x00000103): no status written",
-                f"a completion status written into this {roles[i].value} block",
-            )
+    for i in facts.with_code(int(NdisStatus.PENDING)):
+        out.violate(
+            i,
+            "PENDING (0x00000103): no status written",
+            f"a completion status written into this {roles[i].value} block",
+        )
 
 
 def _changed_fields(before: tuple[object, ...], after: tuple[object, ...]) -> list[str]:
@@ -133,9 +131,9 @@ def host_fields_intact(facts: InitiateFacts, out: RuleOutcome) -> None:
             if old != new:
                 changed = ", ".join(_changed_fields(old, new))
                 out.violate(i, f"changed {changed}", "host-owned fields left as handed over")
-    roles = facts.snapshot.roles
-    for i, (was, now) in enumerate(zip(before.slot_values, image.slot_values, strict=True)):
-        if roles[i] is Role.LINKER and was is not now:
+    for i in facts.linkers:
+        was, now = before.slot_values[i], image.slot_values[i]
+        if was is not now:
             out.violate(
                 i,
                 f"linker slot value changed from {was!r} to {now!r}",
@@ -173,7 +171,7 @@ def no_touch_after_complete(facts: InitiateFacts, out: RuleOutcome) -> None:
         first.statuses == later.statuses
         and first.target_fields == later.target_fields
         and first.host_fields == later.host_fields
-        and all(a is b for a, b in zip(first.slot_values, later.slot_values, strict=True))
+        and all(map(is_, first.slot_values, later.slot_values))
     ):
         return
     for i in range(facts.n):

@@ -26,14 +26,14 @@ SRC_CONTEXT = "domain.md 4.3 [C:storing-and-referencing-offloaded-state]"
     source=f"{SRC_CONTEXT}, [R:nc-ndischimney-w_initiate_offload_handler]",
 )
 def context_on_success(facts: InitiateFacts, out: RuleOutcome) -> None:
-    for i in facts.new_offloaded:
-        out.hit()
-        if facts.slot_values[i] is None:
-            out.violate(
-                i,
-                f"{format_status(facts.raw_statuses[i])} with the context slot still None",
-                "the target's context written to *MiniportOffloadContext",
-            )
+    out.hit(len(facts.new_offloaded))
+    slots = facts.slot_values
+    for i in [i for i in facts.new_offloaded if slots[i] is None]:
+        out.violate(
+            i,
+            f"{format_status(facts.raw_statuses[i])} with the context slot still None",
+            "the target's context written to *MiniportOffloadContext",
+        )
 
 
 @rule(
@@ -46,12 +46,11 @@ def context_on_success(facts: InitiateFacts, out: RuleOutcome) -> None:
 def no_context_on_failure(facts: InitiateFacts, out: RuleOutcome) -> None:
     if not facts.completed:
         return
-    roles = facts.snapshot.roles
-    for i in range(facts.n):
-        if roles[i] is not Role.NEW_OFFLOAD or facts.offloaded[i]:
-            continue
-        out.hit()
-        value = facts.slot_values[i]
+    offloaded, slots = facts.offloaded, facts.slot_values
+    failed = [i for i in facts.new_positions if not offloaded[i]]
+    out.hit(len(failed))
+    for i in failed:
+        value = slots[i]
         if value is not None and value is not NO_SLOT:
             out.violate(
                 i,
@@ -70,36 +69,41 @@ def no_context_on_failure(facts: InitiateFacts, out: RuleOutcome) -> None:
 )
 def context_unique(facts: InitiateFacts, out: RuleOutcome) -> None:
     batch = facts.batch
-    seen: dict[tuple[str, Any], str] = {
-        key: f"{entry.path} of {entry.initiate}" for key, entry in batch.ledger.entries.items()
-    }
-    # Contexts of initiates earlier in the same batch count as already handed out.
+    earlier: list[InitiateFacts] = []
     for other in batch.initiates:
         if other is facts:
             break
+        earlier.append(other)
+    slots = facts.slot_values
+    pairs = [(i, k) for i, k in zip(facts.new_offloaded, facts.context_keys(), strict=True)]
+    mine = [i for i, k in pairs if k is not None]
+    keys = [k for _, k in pairs if k is not None]
+    before = len(batch.ledger.entries) + sum(len(o.new_offloaded) for o in earlier)
+    if before + len(mine) < 2:
+        return
+    out.hit(len(mine))
+    known = batch.ledger.entries
+    if len(set(keys)) == len(keys) and not any(k in known for k in keys) and not earlier:
+        return  # the common case, decided at C speed
+    # Slow path: say which object already had each repeated context.
+    owners: dict[Any, str] = {k: f"{e.path} of {e.initiate}" for k, e in known.items()}
+    for other in earlier:
         for i in other.new_offloaded:
             value = other.slot_values[i]
             if value is not None and value is not NO_SLOT:
-                seen.setdefault(
-                    context_key(value),
-                    f"{other.snapshot.path(i)} of {other.observation.label}",
+                owners.setdefault(
+                    context_key(value), f"{other.snapshot.path(i)} of {other.observation.label}"
                 )
-    if len(seen) + len(facts.new_offloaded) < 2:
-        return
-    for i in facts.new_offloaded:
-        value = facts.slot_values[i]
-        if value is None or value is NO_SLOT:
+    for i, key in zip(mine, keys, strict=True):
+        first = owners.get(key)
+        if first is None:
+            owners[key] = f"{facts.snapshot.path(i)} of {facts.observation.label}"
             continue
-        out.hit()
-        key = context_key(value)
-        here = f"{facts.snapshot.path(i)} of {facts.observation.label}"
-        first = seen.setdefault(key, here)
-        if first != here:
-            out.violate(
-                i,
-                f"context {value!r}, already the context of {first}",
-                "a context no other offloaded object has",
-            )
+        out.violate(
+            i,
+            f"context {slots[i]!r}, already the context of {first}",
+            "a context no other offloaded object has",
+        )
 
 
 @rule(
@@ -121,7 +125,7 @@ def send_data_kept_on_failure(facts: InitiateFacts, out: RuleOutcome) -> None:
     images = [img for img in (obs.completion_image, obs.final_image) if img is not None]
     roles = facts.snapshot.roles
     for i, statuses in before.items():
-        if roles[i] is not Role.NEW_OFFLOAD or facts.type_layer[i] != "tcp":
+        if roles[i] is not Role.NEW_OFFLOAD or facts.new_layer[i] != "tcp":
             continue
         if facts.offloaded[i]:
             continue

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from itertools import compress
 from typing import TYPE_CHECKING
 
 from pytest_offload.rules._base import Grade, RuleOutcome, rule
 from pytest_offload.rules._facts import context_key
 from pytest_offload.state import NeighborOffloadState
-from pytest_offload.status import INITIATE_CODES, NdisStatus, format_status
+from pytest_offload.status import NdisStatus, format_status
 from pytest_offload.tree import Role
 
 if TYPE_CHECKING:
@@ -45,12 +46,9 @@ def status_allowed(facts: InitiateFacts, out: RuleOutcome) -> None:
     if not facts.completed:
         return
     out.hit()
-    allowed = INITIATE_CODES
-    for i, code in enumerate(facts.codes):
-        # PENDING is INI-STATUS-WRITTEN's; CONNECTION_REJECTED's version is judged by
-        # INI-CONNECTION-REJECTED-VERSION, so each defect is reported once.
-        if code == PENDING or code in allowed:
-            continue
+    # PENDING is INI-STATUS-WRITTEN's; CONNECTION_REJECTED's version is judged by
+    # INI-CONNECTION-REJECTED-VERSION, so each defect is reported once.
+    for i in facts.not_allowed():
         out.violate(
             i,
             format_status(facts.raw_statuses[i]),
@@ -68,8 +66,8 @@ def status_allowed(facts: InitiateFacts, out: RuleOutcome) -> None:
 )
 def success_all_dependents(facts: InitiateFacts, out: RuleOutcome) -> None:
     roles, dependents = facts.snapshot.roles, facts.snapshot.dependents
-    for i, code in enumerate(facts.codes):
-        if code != SUCCESS or roles[i] is Role.PLACEHOLDER or not dependents[i]:
+    for i in facts.with_code(SUCCESS):
+        if roles[i] is Role.PLACEHOLDER or not dependents[i]:
             continue
         out.hit()
         child = _first_not_offloaded(facts, i)
@@ -94,9 +92,7 @@ def success_all_dependents(facts: InitiateFacts, out: RuleOutcome) -> None:
 def partial_needs_failed_dependent(facts: InitiateFacts, out: RuleOutcome) -> None:
     dependents = facts.snapshot.dependents
     codes = facts.codes
-    for i, code in enumerate(codes):
-        if code != PARTIAL:
-            continue
+    for i in facts.with_code(PARTIAL):
         out.hit()
         children = dependents[i]
         if not children:
@@ -123,11 +119,13 @@ def partial_needs_failed_dependent(facts: InitiateFacts, out: RuleOutcome) -> No
     reading=True,
 )
 def partial_is_offloaded(facts: InitiateFacts, out: RuleOutcome) -> None:
-    roles, dependents = facts.snapshot.roles, facts.snapshot.dependents
+    snapshot = facts.snapshot
+    roles, dependents, parents = snapshot.roles, snapshot.dependents, snapshot.parents
     codes, offloaded = facts.codes, facts.offloaded
-    for i in range(facts.n):
+    with_partial_child = sorted({parents[c] for c in facts.with_code(PARTIAL)} - {-1})
+    for i in with_partial_child:
         children = dependents[i]
-        if roles[i] is Role.PLACEHOLDER or not children:
+        if roles[i] is Role.PLACEHOLDER:
             continue
         partial_children = [c for c in children if codes[c] == PARTIAL]
         if not partial_children:
@@ -165,13 +163,10 @@ def linker_expected(facts: InitiateFacts, position: int) -> int:
     reading=True,
 )
 def linker_status(facts: InitiateFacts, out: RuleOutcome) -> None:
-    roles = facts.snapshot.roles
     malformed_ancestor = facts.malformed_ancestor
     failed_ancestor = facts.failed_ancestor
     ledger = facts.batch.ledger
-    for i in range(facts.n):
-        if roles[i] is not Role.LINKER:
-            continue
+    for i in facts.linkers:
         if malformed_ancestor[i] >= 0 or failed_ancestor[i] >= 0:
             continue  # FAILURE is due there; INI-MALFORMED-TREE and INI-FAILED-SUBTREE judge it
         out.hit()
@@ -202,12 +197,10 @@ def linker_status(facts: InitiateFacts, out: RuleOutcome) -> None:
 def placeholder_success(facts: InitiateFacts, out: RuleOutcome) -> None:
     if not facts.completed:
         return
-    roles = facts.snapshot.roles
-    for i, code in enumerate(facts.codes):
-        if roles[i] is Role.PLACEHOLDER:
-            out.hit()
-            if code not in {SUCCESS, PENDING}:
-                out.violate(i, format_status(facts.raw_statuses[i]), "SUCCESS (placeholder)")
+    out.hit(len(facts.placeholders))
+    for i in facts.placeholders:
+        if facts.codes[i] not in {SUCCESS, PENDING}:
+            out.violate(i, format_status(facts.raw_statuses[i]), "SUCCESS (placeholder)")
 
 
 @rule(
@@ -219,13 +212,10 @@ def placeholder_success(facts: InitiateFacts, out: RuleOutcome) -> None:
     source=f"{SRC_PARTIAL} (TCP3 under failed Path2)",
 )
 def failed_subtree(facts: InitiateFacts, out: RuleOutcome) -> None:
-    roles = facts.snapshot.roles
     failed_ancestor = facts.failed_ancestor
     hit_parents: set[int] = set()
-    for i in range(facts.n):
+    for i in facts.abandoned():
         ancestor = failed_ancestor[i]
-        if ancestor < 0 or roles[i] is Role.PLACEHOLDER:
-            continue
         hit_parents.add(ancestor)
         if facts.offloaded[i]:
             out.violate(
@@ -248,13 +238,11 @@ def failed_subtree(facts: InitiateFacts, out: RuleOutcome) -> None:
     reading=True,
 )
 def failed_subtree_failure(facts: InitiateFacts, out: RuleOutcome) -> None:
-    roles = facts.snapshot.roles
     failed_ancestor = facts.failed_ancestor
-    for i in range(facts.n):
+    abandoned = facts.abandoned()
+    out.hit(len(abandoned))
+    for i in abandoned:
         ancestor = failed_ancestor[i]
-        if ancestor < 0 or roles[i] is Role.PLACEHOLDER:
-            continue
-        out.hit()
         code = facts.codes[i]
         if facts.failed[i] and code != FAILURE:
             out.violate(
@@ -307,7 +295,7 @@ def root_siblings(facts: InitiateFacts, out: RuleOutcome) -> None:
     if not (facts.batch.fresh and facts.completed):
         return
     snapshot = facts.snapshot
-    roots = [i for i in range(facts.n) if snapshot.parents[i] < 0]
+    roots = snapshot.roots
     capacity = facts.capabilities.neighbor_capacity
     failed_root: int | None = None
     offloaded_before = 0
@@ -350,9 +338,9 @@ def malformed_tree(facts: InitiateFacts, out: RuleOutcome) -> None:
     out.hit(len(malformed))
     roles = facts.snapshot.roles
     inherited = facts.malformed_ancestor
-    for i in range(facts.n):
+    for i in compress(range(facts.n), map((-1).__ne__, inherited)):
         top = inherited[i]
-        if top < 0 or roles[i] is Role.PLACEHOLDER or facts.codes[i] == FAILURE:
+        if roles[i] is Role.PLACEHOLDER or facts.codes[i] == FAILURE:
             continue
         if top != i and facts.failed[top]:
             continue  # INI-FAILED-SUBTREE(-FAILURE) judge the dependents of a failed block

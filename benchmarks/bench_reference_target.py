@@ -1,0 +1,69 @@
+"""Reference-target offload throughput against a bare traversal of the same tree.
+
+Run: ``python benchmarks/bench_reference_target.py`` (numbers in benchmarks/RESULTS.md).
+Target (issue 3): at most 10x the bare traversal on trees of 10k and 100k blocks.
+The time is the target's own walk (decisions, tables, statuses), completed inline to a
+host that only counts completions, so no snapshot or checker cost is included.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from typing import TYPE_CHECKING
+
+from _trees import bare_traversal, big_tree
+
+import reference_target
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from pytest_offload import NetBufferList, OffloadBlockList
+
+
+class CountingHost:
+    """The cheapest host: counts completions."""
+
+    def __init__(self) -> None:
+        self.completions = 0
+
+    def initiate_offload_complete(self, root: OffloadBlockList) -> None:
+        self.completions += 1
+
+    def tcp_offload_send_complete(self, chain: Sequence[NetBufferList]) -> None:
+        pass
+
+
+def main() -> None:
+    print(f"{'blocks':>8} {'traversal ms':>13} {'target ms':>10} {'ratio':>6} {'us/block':>9}")
+    for size in (10_000, 100_000):
+        traversals, offloads = [], []
+        for _ in range(5 if size < 100_000 else 3):
+            tree = big_tree(size)  # fresh tree and target each round: nothing offloaded yet
+            host = CountingHost()
+            target = reference_target.create_target(
+                host, tcp_capacity=size // 10, neighbor_capacity=None, path_capacity=None,
+                ip_address_capacity=size, memory_budget=None, xmit_buffers=size,
+                rcv_buffers=size,
+            )  # fmt: skip
+            start = time.perf_counter()
+            bare_traversal(tree)
+            traversals.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            target.initiate_offload(tree)
+            offloads.append(time.perf_counter() - start)
+            assert host.completions == 1
+        traversal, offload = statistics.median(traversals), statistics.median(offloads)
+        n = size // 100 * 101
+        print(f"{n:>8} {traversal * 1e3:>13.2f} {offload * 1e3:>10.2f} "
+              f"{offload / traversal:>6.2f} {offload / n * 1e6:>9.3f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

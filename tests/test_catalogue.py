@@ -1,0 +1,61 @@
+"""The catalogue: complete, ordered like the spec, introspectable, selectable."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import pytest_offload
+from pytest_offload import CATALOGUE, Grade
+from pytest_offload.rules import GROUPS
+
+SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "spec" / "rules.md"
+
+
+def spec_rules() -> list[tuple[str, str]]:
+    text = SPEC.read_text(encoding="utf-8")
+    return re.findall(r"^\| (INI-[A-Z0-9-]+) \| (MUST|SHOULD) \|", text, flags=re.MULTILINE)
+
+
+@pytest.mark.skipif(
+    not SPEC.exists(), reason=f"the normative spec is not beside the repo ({SPEC})"
+)
+def test_catalogue_matches_rules_md_ids_grades_and_order() -> None:
+    assert [(r.id, r.grade.value) for r in CATALOGUE] == spec_rules()
+
+
+def test_every_rule_has_text_source_and_group() -> None:
+    assert len(CATALOGUE) == 30
+    for rule in CATALOGUE:
+        assert rule.text, rule.id
+        assert rule.source, rule.id
+        assert rule.group in GROUPS
+        assert isinstance(rule.grade, Grade)
+
+
+def test_select_by_id_prefix_and_glob() -> None:
+    assert [r.id for r in CATALOGUE.select(["INI-NO-RAISE"])] == ["INI-NO-RAISE"]
+    assert {r.id for r in CATALOGUE.select(["ini-context"])} == {
+        "INI-CONTEXT-ON-SUCCESS",
+        "INI-CONTEXT-UNIQUE",
+    }
+    assert [r.id for r in CATALOGUE.select(["INI-*-CAUSE"])] == [
+        "INI-HW-ADDRESS-CAUSE",
+        "INI-VLAN-MISMATCH-CAUSE",
+        "INI-RCV-WINDOW-CAUSE",
+        "INI-PATH-MTU-CAUSE",
+        "INI-ENTRIES-CAUSE",
+    ]
+    with pytest.raises(KeyError, match="INI-NOPE"):
+        CATALOGUE.select(["INI-NOPE"])
+
+
+def test_public_api_is_exactly_all() -> None:
+    exported = {name for name in dir(pytest_offload) if not name.startswith("_")}
+    modules = {
+        "adapter", "capabilities", "checker", "host", "observation", "rules",
+        "snapshot", "spec", "state", "status", "strategies", "tree",
+    }  # fmt: skip
+    assert exported - modules - {"annotations"} == set(pytest_offload.__all__) - {"__version__"}

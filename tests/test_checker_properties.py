@@ -1,0 +1,170 @@
+"""Checker invariants over random trees: no false alarms, no missed flips, never a crash."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pytest_offload import (
+    NdisStatus,
+    OffloadBlockList,
+    Role,
+    TargetChecker,
+    capture,
+    check,
+    expected_statuses,
+    take_snapshot,
+)
+from pytest_offload.rules._facts import BatchFacts, TargetLedger
+from pytest_offload.strategies import tree_specs
+from tests.support import CAPS, chain3, observe
+
+if TYPE_CHECKING:
+    from pytest_offload.host import RecordingHost
+    from pytest_offload.spec import TreeSpec
+
+S = NdisStatus
+OFFLOADED = (S.SUCCESS, S.OFFLOAD_PARTIAL_SUCCESS)
+GENERIC_FAILURES = (S.FAILURE, S.RESOURCES)
+
+
+def conformant(decisions: list[bool], codes: list[int]):  # type: ignore[no-untyped-def]
+    """A minimal conformant target: new offload i succeeds iff decisions[i] (no limits
+    declared beyond CAPS, so only generic failure codes), statuses derived bottom-up."""
+
+    def behave(host: RecordingHost, root: OffloadBlockList) -> None:
+        counter = iter(range(10**6))
+        offloaded_tcp = 0
+
+        def visit(block: OffloadBlockList | None, abandoned: bool) -> None:
+            nonlocal offloaded_tcp
+            while block is not None:
+                k = next(counter)
+                slot = block.miniport_offload_context
+                own_ok = not abandoned and decisions[k % len(decisions)]
+                if block.state_type == 17 and own_ok:
+                    own_ok = offloaded_tcp < CAPS.tcp_connection_offload_capacity
+                    offloaded_tcp += own_ok
+                if abandoned:
+                    block.status = S.FAILURE
+                elif not own_ok:
+                    block.status = codes[k % len(codes)]
+                visit(block.dependent_block_list, abandoned or not own_ok)
+                if own_ok:
+                    assert slot is not None
+                    slot.value = object()
+                    done = all(d.status in OFFLOADED for d in block.dependents())
+                    block.status = S.SUCCESS if done else S.OFFLOAD_PARTIAL_SUCCESS
+                block = block.next_block
+
+        visit(root, False)
+        host.initiate_offload_complete(root)
+
+    return behave
+
+
+decisions = st.lists(st.booleans(), min_size=1, max_size=12)
+codes = st.lists(st.sampled_from(GENERIC_FAILURES), min_size=1, max_size=3)
+benign = tree_specs(benign=True, max_neighbors=3, max_paths=3, max_connections=3)
+
+
+@given(benign, decisions, codes)
+def test_a_conformant_target_is_never_flagged(
+    spec: TreeSpec, ds: list[bool], cs: list[int]
+) -> None:
+    obs = observe(spec.build(), conformant(ds, cs))
+    report = check(obs)
+    # Failing a benign one-neighbor, one-path, one-connection tree on a fresh target is
+    # exactly what INI-ADVERTISED-WORKS (SHOULD) exists to flag; every other rule is quiet.
+    assert obs.completion_image is not None
+    fails_minimal = len(spec) == 3 and any(
+        s not in OFFLOADED or s != S.SUCCESS for s in obs.completion_image.statuses
+    )
+    others = [v for v in report.violations if v.rule_id != "INI-ADVERTISED-WORKS"]
+    assert others == [], "\n".join(map(str, others))
+    assert report.outcomes["INI-ADVERTISED-WORKS"].violations == [] or fails_minimal
+
+
+@given(benign, decisions, codes)
+def test_expected_statuses_agree_with_a_conformant_outcome(
+    spec: TreeSpec, ds: list[bool], cs: list[int]
+) -> None:
+    obs = observe(spec.build(), conformant(ds, cs))
+    facts = BatchFacts([obs], TargetLedger()).initiates[0]
+    assert obs.completion_image is not None
+    observed = [S(cast("int", s)).name for s in obs.completion_image.statuses]
+    assert expected_statuses(facts) == observed
+
+
+@given(benign, decisions, st.data())
+def test_flipping_success_and_partial_on_a_parent_is_caught(
+    spec: TreeSpec, ds: list[bool], data: st.DataObject
+) -> None:
+    obs = observe(spec.build(), conformant(ds, [S.FAILURE]))
+    snap = obs.snapshot
+    assert obs.completion_image is not None
+    statuses = obs.completion_image.statuses
+    parents = [i for i in range(len(snap)) if snap.dependents[i] and statuses[i] in OFFLOADED]
+    if not parents:
+        return
+    i = data.draw(st.sampled_from(parents))
+    flipped = S.SUCCESS if statuses[i] == S.OFFLOAD_PARTIAL_SUCCESS else S.OFFLOAD_PARTIAL_SUCCESS
+    statuses[i] = flipped
+    ids = {v.rule_id for v in check(obs).violations}
+    assert ids & {
+        "INI-SUCCESS-ALL-DEPENDENTS",
+        "INI-PARTIAL-NEEDS-FAILED-DEPENDENT",
+        "INI-PARTIAL-IS-OFFLOADED",
+    }, f"flip of {snap.path(i)} to {flipped.name} went unnoticed"
+
+
+garbage = st.one_of(
+    st.sampled_from(list(NdisStatus)),
+    st.integers(min_value=-(2**40), max_value=2**40),
+    st.none(),
+    st.text(max_size=3),
+    st.builds(object),
+    st.floats(allow_nan=True),
+)
+
+
+@settings(max_examples=60)
+@given(tree_specs(max_neighbors=2), st.data())
+def test_the_checker_never_raises_on_anything_a_target_writes(
+    spec: TreeSpec, data: st.DataObject
+) -> None:
+    def chaos(host: RecordingHost, root: OffloadBlockList) -> None:
+        snap = take_snapshot(root)
+        for block in snap.blocks:
+            block.status = data.draw(garbage)
+            if block.miniport_offload_context is not None and data.draw(st.booleans()):
+                block.miniport_offload_context.value = data.draw(garbage)
+            if data.draw(st.booleans()):
+                block.protocol_reserved[0] = data.draw(garbage)
+        if data.draw(st.booleans()):
+            host.initiate_offload_complete(root)
+        if data.draw(st.booleans()):
+            host.initiate_offload_complete(data.draw(st.sampled_from(snap.blocks)))
+
+    obs = observe(spec.build(), chaos, timeout=0.05)
+    report = TargetChecker(CAPS).check(obs)
+    for violation in report.violations:
+        assert str(violation)  # every finding renders
+    assert len(report.outcomes) == 30
+
+
+@given(benign, decisions)
+def test_checking_is_deterministic(spec: TreeSpec, ds: list[bool]) -> None:
+    obs = observe(spec.build(), conformant(ds, [S.FAILURE]))
+    first = [str(v) for v in check(obs).violations]
+    assert first == [str(v) for v in check(obs).violations]
+
+
+def test_capture_copies_reserved_arrays() -> None:
+    tree = chain3()
+    snap = take_snapshot(tree)
+    tree.miniport_reserved[0] = "x"
+    assert capture(snap.blocks).target_fields[0] != snap.image.target_fields[0]
+    assert snap.roles[0] is Role.NEW_OFFLOAD
