@@ -1,0 +1,217 @@
+"""pytest wiring: options, ini keys, the bundled suite's collection, fixtures, the summary.
+
+Registered through the ``pytest11`` entry point as ``offload`` (``-p no:offload`` turns it
+off). Without ``--offload-target`` it only offers fixtures; with it, the run collects the
+bundled conformance suite (alone, or beside the paths given on the command line).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_offload.adapter import TargetLoadError, load_factory
+from pytest_offload.capabilities import CapabilityError, OffloadCapabilities
+from pytest_offload.host import RecordingHost
+from pytest_offload.reporting import write_summary
+from pytest_offload.rules import CATALOGUE
+from pytest_offload.runner import ScenarioOutcome, run_scenario
+from pytest_offload.settings import OPTIONS, SettingError, resolve
+from pytest_offload.spec import TreeSpec
+from pytest_offload.suite._engine import PROPERTY_KEY, RUN_KEY, OffloadRun
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from pytest_offload.adapter import OffloadTarget, TargetFactory
+    from pytest_offload.tree import OffloadBlockList
+
+__all__ = ["RUN_KEY"]
+
+SUITE_DIR = Path(__file__).resolve().parent / "suite"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("offload", "TCP chimney offload conformance (pytest-offload)")
+    for option in OPTIONS:
+        help_text = f"{option.help}. Also ini key {option.ini}, environment {option.env}."
+        if option.flag:
+            group.addoption(option.cli, action="store_true", default=None, help=help_text)
+        else:
+            group.addoption(option.cli, default=None, metavar=option.name.upper(), help=help_text)
+        parser.addini(option.ini, option.help, type="string", default=None)
+
+
+def _usage_error(message: str) -> pytest.UsageError:
+    return pytest.UsageError(message)
+
+
+def _load_run(config: pytest.Config) -> OffloadRun | None:
+    try:
+        settings = resolve(
+            cli=lambda name: config.getoption("offload_" + name),
+            ini=config.getini,
+        )
+    except SettingError as exc:
+        raise _usage_error(str(exc)) from None
+    if settings.target is None:
+        return None
+    source = settings.sources["target"]
+    try:
+        factory = load_factory(settings.target, source=source)
+    except TargetLoadError as exc:
+        raise _usage_error(str(exc)) from None
+    capabilities = _probe(factory, settings.target, source)
+    try:
+        rules = CATALOGUE.select(settings.rules) if settings.rules else list(CATALOGUE)
+    except KeyError as exc:
+        raise _usage_error(
+            f"offload: rule {exc.args[0]!r} given by {settings.sources['rules']} matches no "
+            "rule ID; use IDs such as INI-NO-RAISE, a prefix such as INI-CONTEXT or a glob "
+            "such as INI-*-CAUSE (pytest --offload-target=... --collect-only lists them)"
+        ) from None
+    seed = settings.seed if settings.seed is not None else random.randrange(2**32)
+    return OffloadRun(settings, factory, capabilities, rules, seed, settings.target)
+
+
+def _probe(factory: TargetFactory, name: str, source: str) -> OffloadCapabilities:
+    """Create one target up front, so that a broken factory is a usage error, not 30 fails."""
+    try:
+        target = factory(RecordingHost())
+    except Exception as exc:  # vendor code: any failure is reported, never a traceback
+        raise _usage_error(
+            f"offload: the factory {name} given by {source} raised "
+            f"{type(exc).__name__}: {exc}; it must return a target for the host it is given"
+        ) from None
+    capabilities = getattr(target, "capabilities", None)
+    if not isinstance(capabilities, OffloadCapabilities):
+        raise _usage_error(
+            f"offload: the target from {name} has capabilities={capabilities!r}; declare "
+            "`capabilities = pytest_offload.OffloadCapabilities("
+            "tcp_connection_offload_capacity=N, ...)`"
+        )
+    if not callable(getattr(target, "initiate_offload", None)):
+        raise _usage_error(f"offload: the target from {name} has no initiate_offload(root) method")
+    return capabilities
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "offload_rule(rule_id): a conformance test of one rule")
+    try:
+        run = _load_run(config)
+    except CapabilityError as exc:
+        raise _usage_error(f"offload: the target declares invalid capabilities: {exc}") from None
+    if run is None:
+        return
+    config.stash[RUN_KEY] = run
+    suite = sorted(str(p) for p in SUITE_DIR.glob("test_*.py"))
+    if config.args_source is pytest.Config.ArgsSource.ARGS:
+        config.args = [*config.args, *suite]
+    else:
+        config.args = suite
+    config.pluginmanager.register(OffloadSession(run), "offload-session")
+
+
+class OffloadSession:
+    """Collects each rule test's verdict (also from xdist workers) and sums them up."""
+
+    def __init__(self, run: OffloadRun) -> None:
+        self.run = run
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for key, value in report.user_properties:
+            if key == PROPERTY_KEY and isinstance(value, str):
+                payload: dict[str, Any] = json.loads(value)
+                self.run.verdicts[payload["rule"]] = payload
+
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
+        write_summary(terminalreporter, self.run)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        judged = [v for v in self.run.verdicts.values() if v["verdict"] != "not exercised"]
+        if exitstatus == pytest.ExitCode.OK and not judged and not _on_worker(session.config):
+            session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def _on_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+# -- fixtures for vendors' own tests --------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def offload_target_factory(pytestconfig: pytest.Config) -> TargetFactory:
+    """The ``create_target`` factory named by ``--offload-target`` (skips without one)."""
+    run = pytestconfig.stash.get(RUN_KEY, None)
+    if run is None:
+        pytest.skip("no offload target: pass --offload-target=MODULE (or set offload_target)")
+    return run.factory
+
+
+@pytest.fixture(scope="session")
+def offload_capabilities(pytestconfig: pytest.Config) -> OffloadCapabilities:
+    """The capabilities the ``--offload-target`` target declares."""
+    run = pytestconfig.stash.get(RUN_KEY, None)
+    if run is None:
+        pytest.skip("no offload target: pass --offload-target=MODULE (or set offload_target)")
+    return run.capabilities
+
+
+@pytest.fixture
+def offload_host(pytestconfig: pytest.Config) -> RecordingHost:
+    """A fresh recording host with the run's ``--offload-timeout``."""
+    run = pytestconfig.stash.get(RUN_KEY, None)
+    return RecordingHost(timeout=run.settings.timeout if run else 2.0)
+
+
+@pytest.fixture
+def offload_target(
+    offload_target_factory: TargetFactory, offload_host: RecordingHost
+) -> OffloadTarget:
+    """A fresh target (nothing offloaded) created with ``offload_host``."""
+    return offload_target_factory(offload_host)
+
+
+@pytest.fixture
+def offload_check(
+    offload_target_factory: TargetFactory, pytestconfig: pytest.Config
+) -> Callable[..., ScenarioOutcome]:
+    """Run trees through a fresh target and return every initiate's verdict.
+
+    Call it with trees (``OffloadBlockList``) or tree specs, one per initiate, in order::
+
+        outcome = offload_check(tree)
+        assert outcome.reports[0].violations == []
+    """
+    run = pytestconfig.stash[RUN_KEY]
+
+    def check(*trees: OffloadBlockList | TreeSpec) -> ScenarioOutcome:
+        specs: Sequence[TreeSpec] = [_as_spec(t) for t in trees]
+        return run_scenario(offload_target_factory, specs, timeout=run.settings.timeout)
+
+    return check
+
+
+class _BuiltTree(TreeSpec):
+    """A tree already built by the caller, handed over as it is (used once)."""
+
+    def __init__(self, tree: OffloadBlockList) -> None:
+        super().__init__(())
+        object.__setattr__(self, "notes", ("built by the caller",))
+        self._tree = tree
+
+    __slots__ = ("_tree",)
+
+    def build(self, resolve: Any = None) -> OffloadBlockList:
+        return self._tree
+
+
+def _as_spec(tree: OffloadBlockList | TreeSpec) -> TreeSpec:
+    return tree if isinstance(tree, TreeSpec) else _BuiltTree(tree)

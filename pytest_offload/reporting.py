@@ -1,0 +1,75 @@
+"""The terminal summary: one line per rule, totals and the overall verdict."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pytest_offload.rules import CATALOGUE, Grade
+
+if TYPE_CHECKING:
+    from pytest_offload.suite._engine import OffloadRun
+
+__all__ = ["overall_verdict", "write_summary"]
+
+
+def overall_verdict(run: OffloadRun) -> str:
+    """CONFORMANT, CONFORMANT WITH WARNINGS, NOT CONFORMANT or INCOMPLETE."""
+    verdicts = [run.verdicts.get(r.id, {}).get("verdict") for r in run.rules]
+    if "failed" in verdicts:
+        return "NOT CONFORMANT"
+    if None in verdicts or "not exercised" in verdicts or not verdicts:
+        return "INCOMPLETE"
+    if "non-strict" in verdicts:
+        return "CONFORMANT WITH WARNINGS"
+    return "CONFORMANT"
+
+
+def write_summary(terminal: Any, run: OffloadRun) -> None:
+    """Write the per-rule verdict table and the overall verdict."""
+    terminal.section("offload conformance", sep="=")
+    caps = run.capabilities
+    terminal.line(
+        f"target {run.target_name}: NDIS {caps.ndis_version[0]}.{caps.ndis_version[1]}, "
+        f"TCP capacity {caps.tcp_connection_offload_capacity}; budget "
+        f"{run.settings.budget_name} ({run.settings.max_examples} cases per rule), "
+        f"seed {run.seed}{', strict' if run.settings.strict else ''}"
+    )
+    hits: dict[str, int] = {}
+    for verdict_payload in run.verdicts.values():
+        for rule_id, count in verdict_payload.get("hits", {}).items():
+            hits[rule_id] = hits.get(rule_id, 0) + count
+    counts: dict[str, int] = {}
+    for rule in run.rules:
+        payload: dict[str, Any] = run.verdicts.get(rule.id, {})
+        verdict = payload.get("verdict", "not run")
+        counts[verdict] = counts.get(verdict, 0) + 1
+        detail = payload.get("reason", "")
+        line = (
+            f"{rule.id:<36} {rule.grade.value:<6} {verdict.upper():<14} "
+            f"{hits.get(rule.id, 0):>6} cases hit the precondition"
+        )
+        if detail:
+            line += f" ({detail})"
+        markup = {"failed": {"red": True}, "non-strict": {"yellow": True}}.get(verdict, {})
+        terminal.line(line, **markup)
+    findings = [
+        run.verdicts[r.id]
+        for r in run.rules
+        if run.verdicts.get(r.id, {}).get("verdict") == "non-strict"
+    ]
+    if findings:
+        terminal.section("offload non-strict findings (SHOULD rules)", sep="-")
+        for payload in findings:
+            terminal.line(payload.get("message", ""))
+            terminal.line("")
+    must = sum(1 for r in run.rules if r.grade is Grade.MUST)
+    totals = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+    terminal.line(f"{len(run.rules)} rules ({must} MUST) of {len(CATALOGUE)}: {totals}")
+    verdict = overall_verdict(run)
+    terminal.line(
+        f"offload verdict: {verdict}",
+        bold=True,
+        red=verdict in {"NOT CONFORMANT", "INCOMPLETE"},
+        green=verdict == "CONFORMANT",
+        yellow=verdict == "CONFORMANT WITH WARNINGS",
+    )

@@ -1,0 +1,80 @@
+"""Runs a scenario (one or more trees) against a fresh target and judges every initiate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pytest_offload.checker import CheckReport, TargetChecker
+from pytest_offload.host import DEFAULT_TIMEOUT, RecordingHost
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from pytest_offload.adapter import OffloadTarget, TargetFactory
+    from pytest_offload.rules import Rule
+    from pytest_offload.spec import TreeSpec
+
+__all__ = ["ScenarioOutcome", "UnknownContext", "run_scenario"]
+
+
+class UnknownContext:
+    """The context a linker gets when the target offloaded nothing it could name.
+
+    The target never handed this object out, so it must fail such a linker cleanly.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<context the target never handed out>"
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioOutcome:
+    """Every initiate of one scenario, judged in order on one fresh target."""
+
+    specs: tuple[TreeSpec, ...]
+    reports: tuple[CheckReport, ...]
+    target: OffloadTarget
+
+    def exercised(self) -> set[str]:
+        """IDs of the rules whose precondition held in at least one initiate."""
+        out: set[str] = set()
+        for report in self.reports:
+            out |= report.exercised()
+        return out
+
+
+def run_scenario(
+    factory: TargetFactory,
+    specs: Sequence[TreeSpec],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    rules: Iterable[Rule] | None = None,
+) -> ScenarioOutcome:
+    """Create a fresh target and hand it each tree of ``specs`` in turn.
+
+    Linkers name objects the target offloaded in earlier initiates of the scenario, by
+    layer and index (modulo how many there are); with none to name, they get an
+    :class:`UnknownContext`. A target that never completes stops the scenario there.
+    """
+    host = RecordingHost(timeout=timeout)
+    target = factory(host)
+    checker = TargetChecker(target.capabilities, rules=rules)
+    unknown = UnknownContext()
+
+    def resolve(layer: str, index: int) -> object:
+        known = [e.context for e in checker.ledger.entries.values() if e.layer == layer]
+        return known[index % len(known)] if known else unknown
+
+    reports: list[CheckReport] = []
+    for number, spec in enumerate(specs, start=1):
+        label = f"initiate {number} of {len(specs)}"
+        observation = host.run_initiate(
+            target, spec.build(resolve), capabilities=target.capabilities, label=label
+        )
+        reports.append(checker.check(observation))
+        if not observation.completed:
+            break  # the tree still belongs to the target: nothing after it is meaningful
+    return ScenarioOutcome(tuple(specs), tuple(reports), target)

@@ -1,0 +1,151 @@
+"""Runs one rule's property against the target and records its verdict for the summary."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import zlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import hypothesis
+import pytest
+from hypothesis import HealthCheck, Phase, Verbosity, given
+from hypothesis.errors import Flaky
+
+from pytest_offload.aims import aim_for
+from pytest_offload.rules import CATALOGUE, Grade
+from pytest_offload.runner import ScenarioOutcome, run_scenario
+from pytest_offload.verdict import ConformanceError, describe_failure
+
+if TYPE_CHECKING:
+    from pytest_offload.adapter import TargetFactory
+    from pytest_offload.capabilities import OffloadCapabilities
+    from pytest_offload.rules import Rule
+    from pytest_offload.settings import OffloadSettings
+    from pytest_offload.spec import TreeSpec
+
+__all__ = ["PROPERTY_KEY", "RUN_KEY", "OffloadRun", "rule_params", "run_rule"]
+
+#: ``user_properties`` key under which a rule test leaves its verdict (crosses xdist).
+PROPERTY_KEY = "offload_rule_verdict"
+
+
+@dataclass(slots=True)
+class OffloadRun:
+    """Everything the suite needs for this run, stashed on the config."""
+
+    settings: OffloadSettings
+    factory: TargetFactory
+    capabilities: OffloadCapabilities
+    rules: list[Rule]
+    seed: int
+    target_name: str
+    verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def rule_seed(self, rule_id: str) -> int:
+        """A per-rule seed derived from the run's seed, stable across processes."""
+        return (self.seed ^ zlib.crc32(rule_id.encode())) & 0xFFFFFFFF
+
+    def replay_command(self, rule_id: str) -> str:
+        """The command that runs exactly this rule again with the same generated cases."""
+        parts = [
+            "pytest",
+            f"--offload-target={self.target_name}",
+            f"--offload-rules={rule_id}",
+            f"--offload-seed={self.seed}",
+            f"--offload-budget={self.settings.budget_name}",
+            f"--offload-timeout={self.settings.timeout:g}",
+        ]
+        if self.settings.strict:
+            parts.append("--offload-strict")
+        return shlex.join(parts)
+
+
+#: Where the plugin stashes the run on the config.
+RUN_KEY = pytest.StashKey[OffloadRun]()
+
+
+class _RuleBroken(Exception):
+    """Raised inside the property so that Hypothesis shrinks to a minimal case."""
+
+    def __init__(self, outcome: ScenarioOutcome) -> None:
+        super().__init__("rule broken")
+        self.outcome = outcome
+
+
+def rule_params(metafunc: pytest.Metafunc, group: str) -> None:
+    """Parametrize ``rule_id`` with the selected rules of ``group`` (IDs as test IDs)."""
+    run = metafunc.config.stash.get(RUN_KEY, None)
+    rules = [r.id for r in (run.rules if run else []) if r.group == group]
+    metafunc.parametrize("rule_id", rules, ids=rules)
+
+
+def run_rule(request: pytest.FixtureRequest, rule_id: str) -> None:
+    """Judge ``rule_id``: generate aimed scenarios, shrink any failure, record the verdict."""
+    __tracebackhide__ = True
+    run = request.config.stash[RUN_KEY]
+    rule = CATALOGUE[rule_id]
+    node = request.node
+    hits: dict[str, int] = {}
+    cases = 0
+
+    def record(verdict: str, **extra: object) -> None:
+        payload = {"rule": rule_id, "verdict": verdict, "cases": cases, "hits": hits, **extra}
+        node.user_properties.append((PROPERTY_KEY, json.dumps(payload)))
+
+    aim = aim_for(rule_id)
+    reason = aim.unreachable(run.capabilities)
+    if reason is not None:
+        record("not exercised", reason=reason)
+        pytest.skip(f"{rule_id} not exercised: {reason}")
+
+    def prop(scenario: tuple[TreeSpec, ...]) -> None:
+        nonlocal cases
+        outcome = run_scenario(run.factory, scenario, timeout=run.settings.timeout)
+        cases += 1
+        for exercised in outcome.exercised():
+            hits[exercised] = hits.get(exercised, 0) + 1
+        if any(v.rule_id == rule_id for r in outcome.reports for v in r.violations):
+            raise _RuleBroken(outcome)
+
+    test = hypothesis.seed(run.rule_seed(rule_id))(
+        hypothesis.settings(
+            max_examples=run.settings.max_examples,
+            deadline=None,
+            derandomize=False,
+            print_blob=False,
+            verbosity=Verbosity.quiet,
+            phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
+            suppress_health_check=list(HealthCheck),
+        )(given(aim.build(run.capabilities))(prop))
+    )
+    replay = run.replay_command(rule_id)
+    try:
+        test()
+    except _RuleBroken as broken:
+        message = describe_failure(rule_id, rule.grade, broken.outcome, replay=replay)
+        fails = rule.grade is Grade.MUST or run.settings.strict
+        record("failed" if fails else "non-strict", message=message)
+        if fails:
+            raise ConformanceError(
+                rule_id, rule.grade, _violations(broken.outcome, rule_id), message, replay
+            ) from None
+        return
+    except Flaky as exc:
+        message = (
+            f"{rule_id} ({rule.grade.value}): the target broke this rule, but not again when "
+            f"the same case was replayed; its verdicts are not reproducible.\n{exc}\n"
+            f"Replay: {replay}"
+        )
+        record("failed", message=message)
+        raise ConformanceError(rule_id, rule.grade, [], message, replay) from None
+    if hits.get(rule_id, 0) == 0:
+        reason = f"its precondition was never reached in {cases} generated cases"
+        record("not exercised", reason=reason)
+        pytest.skip(f"{rule_id} not exercised: {reason}")
+    record("passed")
+
+
+def _violations(outcome: ScenarioOutcome, rule_id: str) -> list[Any]:
+    return [v for r in outcome.reports for v in r.violations if v.rule_id == rule_id]
