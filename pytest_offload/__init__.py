@@ -7,7 +7,9 @@ from pytest_offload.capabilities import CapabilityError, OffloadCapabilities
 from pytest_offload.checker import CheckReport, TargetChecker, check, expected_statuses
 from pytest_offload.observation import Completion, Observation, RaisedError
 from pytest_offload.rules import CATALOGUE, CATALOGUE_VERSION, Grade, Rule, Violation
+from pytest_offload.runner import ScenarioOutcome, run_scenario
 from pytest_offload.snapshot import TreeImage, TreeSnapshot, capture, take_snapshot
+from pytest_offload.spec import BlockSpec, TreeSpec
 from pytest_offload.state import (
     NeighborOffloadState,
     NeighborOffloadStateCached,
@@ -45,15 +47,18 @@ from pytest_offload.tree import (
     new_offload,
     placeholder,
 )
+from pytest_offload.verdict import ConformanceError
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CATALOGUE",
     "CATALOGUE_VERSION",
+    "BlockSpec",
     "CapabilityError",
     "CheckReport",
     "Completion",
+    "ConformanceError",
     "ContextSlot",
     "Grade",
     "Host",
@@ -75,6 +80,7 @@ __all__ = [
     "RaisedError",
     "Role",
     "Rule",
+    "ScenarioOutcome",
     "TargetChecker",
     "TargetFactory",
     "TcpConnectionState",
@@ -87,6 +93,7 @@ __all__ = [
     "TreeError",
     "TreeImage",
     "TreeSnapshot",
+    "TreeSpec",
     "Violation",
     "__version__",
     "capture",
@@ -101,5 +108,6 @@ __all__ = [
     "linker",
     "new_offload",
     "placeholder",
+    "run_scenario",
     "take_snapshot",
 ]
