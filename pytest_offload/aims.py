@@ -355,6 +355,61 @@ def _send_data(caps: OffloadCapabilities) -> ScenarioStrategy:
     )
 
 
+def _provoked_tcp(caps: OffloadCapabilities) -> st.SearchStrategy[TcpOffloadState]:
+    """Connections that offload, or fail for a cause the declaration predicts."""
+    options = [_benign_tcp(caps)]
+    if caps.max_initial_rcv_wnd < 0xFFFFFFFF:
+        over = TcpOffloadStateCached(initial_rcv_wnd=caps.max_initial_rcv_wnd + 1)
+        options.append(st.just(TcpOffloadState(cached=over)))
+    waiting = TcpOffloadStateDelegated(state=TcpConnectionState.TIME_WAIT)
+    options.append(st.just(TcpOffloadState(delegated=waiting)))
+    return st.one_of(options)
+
+
+def _provoked_path(caps: OffloadCapabilities) -> st.SearchStrategy[PathOffloadState]:
+    options = [_benign_path(caps)]
+    if caps.max_path_mtu < 0xFFFFFFFF:
+        over = PathOffloadStateCached(path_mtu=caps.max_path_mtu + 1)
+        options.append(
+            _benign_path(caps).map(lambda p: PathOffloadState(const=p.const, cached=over))
+        )
+    return st.one_of(options)
+
+
+def _linkers(caps: OffloadCapabilities) -> ScenarioStrategy:
+    """A benign first tree, so that objects surely exist; then trees that hang new
+    connections (or paths) under them through placeholders and linkers, some of which
+    are provoked to fail, and now and then a linker naming an object never offloaded."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Scenario:
+        paths = draw(st.lists(_benign_path(caps), min_size=1, max_size=2))
+        first = TreeSpec((_new(NeighborOffloadState(), *(_new(p) for p in paths)),))
+        trees = [first]
+        for _ in range(draw(st.integers(1, 2))):
+            ref = draw(st.sampled_from([0, 1, 0, 1, 7]))  # 7: beyond what exists, wraps
+            if draw(st.booleans()):
+                tcps = draw(st.lists(_provoked_tcp(caps), min_size=1, max_size=3))
+                path_type = _new(paths[ref % len(paths)]).state_type
+                link = BlockSpec(
+                    Role.LINKER, path_type, ref=ref, dependents=tuple(map(_new, tcps))
+                )
+                holder = BlockSpec(Role.PLACEHOLDER, OffloadStateType.NEIGHBOR, dependents=(link,))
+                trees.append(TreeSpec((holder,)))
+            else:
+                new_paths = draw(st.lists(_provoked_path(caps), min_size=1, max_size=2))
+                link = BlockSpec(
+                    Role.LINKER,
+                    OffloadStateType.NEIGHBOR,
+                    ref=0,
+                    dependents=tuple(map(_new, new_paths)),
+                )
+                trees.append(TreeSpec((link,)))
+        return tuple(trees)
+
+    return build()
+
+
 def _malformed(caps: OffloadCapabilities) -> ScenarioStrategy:
     return _single(malformed_tree_specs(capabilities=caps))
 
@@ -365,8 +420,8 @@ def _failures(caps: OffloadCapabilities) -> ScenarioStrategy:
 
 
 AIMS: dict[str, Aim] = {
-    "INI-LINKER-STATUS": Aim(_linking),
-    "INI-PLACEHOLDER-SUCCESS": Aim(_linking),
+    "INI-LINKER-STATUS": Aim(_linkers),
+    "INI-PLACEHOLDER-SUCCESS": Aim(_linkers),
     "INI-CONTEXT-UNIQUE": Aim(_linking),
     "INI-FAILED-SUBTREE": Aim(_failures),
     "INI-FAILED-SUBTREE-FAILURE": Aim(_failures),

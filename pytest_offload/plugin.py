@@ -18,16 +18,16 @@ from pytest_offload.adapter import TargetLoadError, load_factory
 from pytest_offload.capabilities import CapabilityError, OffloadCapabilities
 from pytest_offload.host import RecordingHost
 from pytest_offload.reporting import write_summary
-from pytest_offload.rules import CATALOGUE
+from pytest_offload.rules import CATALOGUE, GROUPS
 from pytest_offload.runner import ScenarioOutcome, run_scenario
 from pytest_offload.settings import OPTIONS, SettingError, resolve
-from pytest_offload.spec import TreeSpec
 from pytest_offload.suite._engine import PROPERTY_KEY, RUN_KEY, OffloadRun
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable
 
     from pytest_offload.adapter import OffloadTarget, TargetFactory
+    from pytest_offload.spec import TreeSpec
     from pytest_offload.tree import OffloadBlockList
 
 __all__ = ["RUN_KEY"]
@@ -82,6 +82,11 @@ def _probe(factory: TargetFactory, name: str, source: str) -> OffloadCapabilitie
     """Create one target up front, so that a broken factory is a usage error, not 30 fails."""
     try:
         target = factory(RecordingHost())
+    except CapabilityError as exc:
+        raise _usage_error(
+            f"offload: the target from {name} given by {source} declares invalid "
+            f"capabilities: {exc}"
+        ) from None
     except Exception as exc:  # vendor code: any failure is reported, never a traceback
         raise _usage_error(
             f"offload: the factory {name} given by {source} raised "
@@ -109,7 +114,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if run is None:
         return
     config.stash[RUN_KEY] = run
-    suite = sorted(str(p) for p in SUITE_DIR.glob("test_*.py"))
+    groups = {r.group for r in run.rules}
+    suite = [str(SUITE_DIR / f"test_{group}.py") for group in GROUPS if group in groups]
     if config.args_source is pytest.Config.ArgsSource.ARGS:
         config.args = [*config.args, *suite]
     else:
@@ -193,25 +199,6 @@ def offload_check(
     run = pytestconfig.stash[RUN_KEY]
 
     def check(*trees: OffloadBlockList | TreeSpec) -> ScenarioOutcome:
-        specs: Sequence[TreeSpec] = [_as_spec(t) for t in trees]
-        return run_scenario(offload_target_factory, specs, timeout=run.settings.timeout)
+        return run_scenario(offload_target_factory, trees, timeout=run.settings.timeout)
 
     return check
-
-
-class _BuiltTree(TreeSpec):
-    """A tree already built by the caller, handed over as it is (used once)."""
-
-    def __init__(self, tree: OffloadBlockList) -> None:
-        super().__init__(())
-        object.__setattr__(self, "notes", ("built by the caller",))
-        self._tree = tree
-
-    __slots__ = ("_tree",)
-
-    def build(self, resolve: Any = None) -> OffloadBlockList:
-        return self._tree
-
-
-def _as_spec(tree: OffloadBlockList | TreeSpec) -> TreeSpec:
-    return tree if isinstance(tree, TreeSpec) else _BuiltTree(tree)

@@ -17,6 +17,8 @@ def overall_verdict(run: OffloadRun) -> str:
     verdicts = [run.verdicts.get(r.id, {}).get("verdict") for r in run.rules]
     if "failed" in verdicts:
         return "NOT CONFORMANT"
+    if "error" in verdicts:
+        return "INCOMPLETE"
     if None in verdicts or "not exercised" in verdicts or not verdicts:
         return "INCOMPLETE"
     if "non-strict" in verdicts:

@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING
 
 from pytest_offload.checker import CheckReport, TargetChecker
 from pytest_offload.host import DEFAULT_TIMEOUT, RecordingHost
+from pytest_offload.spec import TreeSpec
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from pytest_offload.adapter import OffloadTarget, TargetFactory
     from pytest_offload.rules import Rule
-    from pytest_offload.spec import TreeSpec
+    from pytest_offload.tree import OffloadBlockList
 
 __all__ = ["ScenarioOutcome", "UnknownContext", "run_scenario"]
 
@@ -34,7 +35,7 @@ class UnknownContext:
 class ScenarioOutcome:
     """Every initiate of one scenario, judged in order on one fresh target."""
 
-    specs: tuple[TreeSpec, ...]
+    specs: tuple[TreeSpec | OffloadBlockList, ...]
     reports: tuple[CheckReport, ...]
     target: OffloadTarget
 
@@ -48,12 +49,15 @@ class ScenarioOutcome:
 
 def run_scenario(
     factory: TargetFactory,
-    specs: Sequence[TreeSpec],
+    specs: Sequence[TreeSpec | OffloadBlockList],
     *,
     timeout: float = DEFAULT_TIMEOUT,
     rules: Iterable[Rule] | None = None,
 ) -> ScenarioOutcome:
     """Create a fresh target and hand it each tree of ``specs`` in turn.
+
+    Each item is a :class:`TreeSpec` (built fresh, linkers resolved) or a tree already
+    built by the caller, handed over as it is.
 
     Linkers name objects the target offloaded in earlier initiates of the scenario, by
     layer and index (modulo how many there are); with none to name, they get an
@@ -71,8 +75,9 @@ def run_scenario(
     reports: list[CheckReport] = []
     for number, spec in enumerate(specs, start=1):
         label = f"initiate {number} of {len(specs)}"
+        root = spec.build(resolve) if isinstance(spec, TreeSpec) else spec
         observation = host.run_initiate(
-            target, spec.build(resolve), capabilities=target.capabilities, label=label
+            target, root, capabilities=target.capabilities, label=label
         )
         reports.append(checker.check(observation))
         if not observation.completed:

@@ -37,6 +37,10 @@ def test_every_rule_has_text_source_and_group() -> None:
 
 def test_select_by_id_prefix_and_glob() -> None:
     assert [r.id for r in CATALOGUE.select(["INI-NO-RAISE"])] == ["INI-NO-RAISE"]
+    assert [r.id for r in CATALOGUE.select(["INI-FAILED-SUBTREE"])] == ["INI-FAILED-SUBTREE"]
+    assert [r.id for r in CATALOGUE.select(["INI-FAILED-SUBTREE-"])] == [
+        "INI-FAILED-SUBTREE-FAILURE"
+    ]
     assert {r.id for r in CATALOGUE.select(["ini-context"])} == {
         "INI-CONTEXT-ON-SUCCESS",
         "INI-CONTEXT-UNIQUE",
@@ -53,7 +57,8 @@ def test_select_by_id_prefix_and_glob() -> None:
 
 
 def test_public_api_is_exactly_all() -> None:
-    exported = {n for n in dir(pytest_offload) if not n.startswith(("_", "@"))}  # @: pytest rewrite
+    # Names starting with "@" are added by pytest's assertion rewriting of plugins.
+    exported = {n for n in dir(pytest_offload) if not n.startswith(("_", "@"))}
     modules = {
         "adapter", "aims", "capabilities", "checker", "drawing", "host", "observation",
         "plugin", "reporting", "rules", "runner", "settings", "snapshot", "spec", "state",

@@ -132,9 +132,9 @@ class _Catalogue:
         return list(self._rules)
 
     def select(self, patterns: list[str] | tuple[str, ...]) -> list[Rule]:
-        """Rules matched by any pattern: an exact ID, an ID prefix ending at a dash
-        (``INI-CONTEXT`` selects ``INI-CONTEXT-ON-SUCCESS`` and ``INI-CONTEXT-UNIQUE``), or a
-        glob (``INI-*-CAUSE``). Case does not matter.
+        """Rules matched by any pattern: an exact ID (that rule only), an ID prefix ending
+        at a dash (``INI-CONTEXT`` selects ``INI-CONTEXT-ON-SUCCESS`` and
+        ``INI-CONTEXT-UNIQUE``), or a glob (``INI-*-CAUSE``). Case does not matter.
 
         Raises:
             KeyError: naming the first pattern that matches no rule.
@@ -143,11 +143,12 @@ class _Catalogue:
         for raw in patterns:
             pattern = raw.strip().upper()
             stem = pattern.rstrip("-") + "-"
-            matched = {
-                r.id
-                for r in self
-                if r.id == pattern or r.id.startswith(stem) or fnmatchcase(r.id, pattern)
-            }
+            if pattern in self._rules:
+                matched = {pattern}  # an exact ID is never also read as a prefix
+            else:
+                matched = {
+                    r.id for r in self if r.id.startswith(stem) or fnmatchcase(r.id, pattern)
+                }
             if not matched:
                 raise KeyError(raw)
             chosen |= matched

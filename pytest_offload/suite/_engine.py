@@ -140,6 +140,10 @@ def run_rule(request: pytest.FixtureRequest, rule_id: str) -> None:
         )
         record("failed", message=message)
         raise ConformanceError(rule_id, rule.grade, [], message, replay) from None
+    except Exception as exc:
+        # Not a verdict on the target: the suite itself could not judge this rule.
+        record("error", message=f"{type(exc).__name__}: {exc}")
+        raise
     if hits.get(rule_id, 0) == 0:
         reason = f"its precondition was never reached in {cases} generated cases"
         record("not exercised", reason=reason)

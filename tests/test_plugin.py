@@ -1,0 +1,329 @@
+"""The plugin end to end with pytester: verdicts, broken targets, usage errors, options."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from pytest_offload import CATALOGUE, Grade
+from tests.broken_targets import BROKEN, factory_name
+
+pytest_plugins = ["pytester"]
+
+SEED = "--offload-seed=7"
+
+
+def run_suite(pytester: pytest.Pytester, target: str, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_inprocess(
+        f"--offload-target={target}", SEED, "-p", "no:cacheprovider", *args
+    )
+
+
+def verdict_line(result: pytest.RunResult, rule_id: str) -> str:
+    for line in result.outlines:
+        if line.startswith(rule_id + " "):
+            return line
+    raise AssertionError(f"no summary line for {rule_id}:\n{result.stdout.str()}")
+
+
+@pytest.mark.parametrize("rule_id", list(BROKEN), ids=list(BROKEN))
+def test_each_broken_target_is_caught_with_its_rule_id_and_grade(
+    pytester: pytest.Pytester, rule_id: str
+) -> None:
+    rule = CATALOGUE[rule_id]
+    target = f"tests.broken_targets:{factory_name(rule_id)}"
+    result = run_suite(pytester, target, f"--offload-rules={rule_id}", "--offload-timeout=0.3")
+    line = verdict_line(result, rule_id)
+    if rule.grade is Grade.MUST:
+        assert result.ret == pytest.ExitCode.TESTS_FAILED
+        assert re.match(rf"{rule_id}\s+MUST\s+FAILED", line), line
+        result.stdout.fnmatch_lines(
+            [f"*ConformanceError: {rule_id} (MUST) broken*", "*Replay: pytest*"]
+        )
+        result.assert_outcomes(failed=1)
+    else:
+        assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+        assert re.match(rf"{rule_id}\s+SHOULD\s+NON-STRICT", line), line
+        result.stdout.fnmatch_lines(
+            ["*offload non-strict findings*", f"*{rule_id} (SHOULD) broken*"]
+        )
+        result.stdout.fnmatch_lines(["offload verdict: CONFORMANT WITH WARNINGS"])
+
+
+@pytest.mark.parametrize("rule_id", [r.id for r in CATALOGUE if r.grade is Grade.SHOULD])
+def test_should_failures_fail_the_run_only_when_strict(
+    pytester: pytest.Pytester, rule_id: str
+) -> None:
+    target = f"tests.broken_targets:{factory_name(rule_id)}"
+    result = run_suite(pytester, target, f"--offload-rules={rule_id}", "--offload-strict")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert re.match(rf"{rule_id}\s+SHOULD\s+FAILED", verdict_line(result, rule_id))
+    result.stdout.fnmatch_lines(["offload verdict: NOT CONFORMANT"])
+
+
+@pytest.mark.parametrize("mode", ["inline", "thread", "delayed"])
+def test_reference_target_passes_every_rule_in_every_completion_mode(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    result = run_suite(pytester, f"tests.broken_targets:reference_{mode}")
+    result.assert_outcomes(passed=len(CATALOGUE))
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        ["30 rules (24 MUST) of 30: 30 passed", "offload verdict: CONFORMANT"]
+    )
+    for rule in CATALOGUE:
+        assert "PASSED" in verdict_line(result, rule.id)
+
+
+def test_test_ids_carry_the_rule_ids(pytester: pytest.Pytester) -> None:
+    result = run_suite(pytester, "reference_target", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["*::test_rule[[]INI-PARTIAL-NEEDS-FAILED-DEPENDENT[]]"])
+    assert sum("::test_rule[INI-" in line for line in result.outlines) == len(CATALOGUE)
+
+
+def test_rule_selection_by_prefix_and_glob(pytester: pytest.Pytester) -> None:
+    result = run_suite(
+        pytester,
+        "reference_target",
+        "--offload-rules=INI-CONTEXT,INI-*-CAUSE",
+        "--collect-only",
+        "-q",
+    )
+    collected = sorted(re.findall(r"test_rule\[(INI-[A-Z-]+)\]", result.stdout.str()))
+    assert collected == sorted(
+        ["INI-CONTEXT-ON-SUCCESS", "INI-CONTEXT-UNIQUE", "INI-HW-ADDRESS-CAUSE",
+         "INI-VLAN-MISMATCH-CAUSE", "INI-RCV-WINDOW-CAUSE", "INI-PATH-MTU-CAUSE",
+         "INI-ENTRIES-CAUSE"]
+    )  # fmt: skip
+
+
+def test_a_never_completing_target_fails_within_the_timeout_and_the_run_ends(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run_suite(
+        pytester,
+        "tests.broken_targets:break_complete_once",
+        "--offload-rules=INI-COMPLETE-ONCE",
+        "--offload-timeout=0.2",
+        "--offload-budget=quick",
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*observed no completion within 0.2 s*"])
+
+
+def test_a_second_completion_is_caught(pytester: pytest.Pytester) -> None:
+    result = run_suite(
+        pytester,
+        "tests.broken_targets:break_complete_once_twice",
+        "--offload-rules=INI-COMPLETE-ONCE",
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*observed 2 completions*"])
+
+
+def test_failure_output_draws_the_tree_and_gives_a_replay_command(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run_suite(
+        pytester,
+        "tests.broken_targets:break_success_all_dependents",
+        "--offload-rules=INI-SUCCESS-ALL-DEPENDENTS",
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*INI-SUCCESS-ALL-DEPENDENTS (MUST) at *neighbor[[]0[]]* observed SUCCESS, but*",
+            "*[[]* new offload[]] observed SUCCESS, expected OFFLOAD_PARTIAL_SUCCESS*<- INI-SUCC*",
+            "*Replay: pytest --offload-target=tests.broken_targets:break_success_all_dependents "
+            "--offload-rules=INI-SUCCESS-ALL-DEPENDENTS --offload-seed=7*",
+        ]
+    )
+
+
+def test_the_replay_command_reproduces_the_failure(pytester: pytest.Pytester) -> None:
+    first = run_suite(
+        pytester, "tests.broken_targets:break_capacity", "--offload-rules=INI-CAPACITY"
+    )
+    replay = next(line for line in first.outlines if "Replay: " in line).split("Replay: ", 1)[1]
+    args = replay.split()[1:]
+    second = pytester.runpytest_inprocess(*args, "-p", "no:cacheprovider")
+    assert second.ret == pytest.ExitCode.TESTS_FAILED
+    drawn = [line for line in first.outlines if "<- INI-CAPACITY" in line]
+    assert drawn
+    assert drawn == [line for line in second.outlines if "<- INI-CAPACITY" in line]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--offload-target=no_such_vendor_module"],
+            "cannot import 'no_such_vendor_module' given by --offload-target",
+        ),
+        (["--offload-target=tests.broken_targets:missing"], "has no 'missing'"),
+        (["--offload-target=not a module"], "is not MODULE or MODULE:FACTORY"),
+        (
+            ["--offload-target=tests.broken_targets:factory_raises"],
+            "raised OSError: firmware image not found",
+        ),
+        (["--offload-target=tests.broken_targets:no_capabilities"], "has capabilities=None"),
+        (
+            ["--offload-target=reference_target", "--offload-rules=INI-NOPE"],
+            "rule 'INI-NOPE' given by --offload-rules matches no rule",
+        ),
+        (
+            ["--offload-target=reference_target", "--offload-timeout=soon"],
+            "timeout 'soon' given by --offload-timeout",
+        ),
+        (
+            ["--offload-target=reference_target", "--offload-timeout=0"],
+            "must be a number of seconds above 0",
+        ),
+        (
+            ["--offload-target=reference_target", "--offload-budget=huge"],
+            "budget 'huge' given by --offload-budget",
+        ),
+        (
+            ["--offload-target=reference_target", "--offload-seed=-3"],
+            "seed '-3' given by --offload-seed",
+        ),
+    ],
+)
+def test_bad_configuration_is_a_usage_error(
+    pytester: pytest.Pytester, args: list[str], message: str
+) -> None:
+    result = pytester.runpytest_inprocess(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str(), result.stderr.str()
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_invalid_declared_capabilities_are_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        bad_caps="""
+        import reference_target
+        def create_target(host):
+            return reference_target.create_target(host, interface_vlan_ids=frozenset({5000}))
+        """
+    )
+    pytester.syspathinsert()
+    result = pytester.runpytest_inprocess("--offload-target=bad_caps")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "invalid capabilities: interface_vlan_ids contains 5000" in result.stderr.str()
+
+
+def test_settings_come_from_ini_and_environment(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeini("[pytest]\noffload_target = reference_target\noffload_rules = INI-NO-RAISE\n")
+    result = pytester.runpytest_inprocess("--collect-only", "-q", SEED)
+    result.stdout.fnmatch_lines(["*test_rule[[]INI-NO-RAISE[]]*"])
+    monkeypatch.setenv("PYTEST_OFFLOAD_RULES", "INI-COMPLETE-ROOT")
+    result = pytester.runpytest_inprocess("--collect-only", "-q", SEED)
+    result.stdout.fnmatch_lines(["*test_rule[[]INI-COMPLETE-ROOT[]]*"])
+    result = pytester.runpytest_inprocess(
+        "--collect-only", "-q", SEED, "--offload-rules=INI-STATUS-WRITTEN"
+    )
+    result.stdout.fnmatch_lines(["*test_rule[[]INI-STATUS-WRITTEN[]]*"])
+
+
+def test_without_a_target_the_suite_is_not_collected_and_fixtures_skip(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_vendor="""
+        def test_needs_target(offload_target):
+            pass
+        def test_plain():
+            pass
+        """
+    )
+    result = pytester.runpytest_inprocess("-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*no offload target: pass --offload-target=MODULE*"])
+
+
+def test_path_arguments_run_beside_the_suite_with_the_fixtures(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_vendor="""
+        from pytest_offload import (
+            NeighborOffloadState, PathOffloadState, TcpOffloadState, new_offload)
+
+        def test_my_tree(offload_check, offload_capabilities):
+            tree = new_offload(NeighborOffloadState(),
+                               new_offload(PathOffloadState(), new_offload(TcpOffloadState())))
+            outcome = offload_check(tree)
+            assert outcome.reports[0].violations == []
+            assert offload_capabilities.tcp_connection_offload_capacity == 4
+
+        def test_fresh_target(offload_target, offload_host):
+            assert offload_target.capabilities.ndis_version == (6, 20)
+        """
+    )
+    result = run_suite(
+        pytester, "reference_target", "test_vendor.py", "--offload-rules=INI-NO-RAISE"
+    )
+    result.assert_outcomes(passed=3)
+
+
+def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_inprocess("--fixtures")
+    result.stdout.fnmatch_lines(
+        [
+            "*offload_check*",
+            "*Run trees through a fresh target and return every initiate's verdict*",
+        ]
+    )
+
+
+def test_no_rule_exercised_is_incomplete_and_exits_non_zero(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        open_target="""
+        import reference_target
+        def create_target(host):
+            return reference_target.create_target(
+                host, interface_vlan_ids=frozenset(), configurable_source_mac=True)
+        """
+    )
+    pytester.syspathinsert()
+    result = pytester.runpytest_inprocess(
+        "--offload-target=open_target",
+        "--offload-rules=INI-ROOT-SIBLINGS,INI-VLAN-MISMATCH-CAUSE",
+        "-rs",
+        SEED,
+    )
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    result.assert_outcomes(skipped=2)
+    result.stdout.fnmatch_lines(["offload verdict: INCOMPLETE"])
+    result.stdout.fnmatch_lines(
+        ["*INI-VLAN-MISMATCH-CAUSE not exercised: target declares no non-zero interface_vlan_ids*"]
+    )
+
+
+def test_plugin_can_be_disabled(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_inprocess("-p", "no:offload", "--offload-target=reference_target")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "unrecognized arguments: --offload-target" in result.stderr.str()
+
+
+def test_verdicts_are_the_same_under_xdist(pytester: pytest.Pytester) -> None:
+    args = (
+        "--offload-target=tests.broken_targets:break_capacity",
+        "--offload-rules=INI-C*",
+        SEED,
+        "-p",
+        "no:cacheprovider",
+    )
+    serial = pytester.runpytest_subprocess(*args)
+    parallel = pytester.runpytest_subprocess(*args, "-n", "2")
+
+    def verdicts(result: pytest.RunResult) -> dict[str, str]:
+        return {
+            line.split()[0]: line.split()[2]
+            for line in result.outlines
+            if re.match(r"INI-\S+\s+(MUST|SHOULD)\s", line)
+        }
+
+    assert verdicts(serial) == verdicts(parallel)
+    assert verdicts(serial)["INI-CAPACITY"] == "FAILED"
+    assert serial.ret == parallel.ret == pytest.ExitCode.TESTS_FAILED
