@@ -65,3 +65,12 @@ def test_public_api_is_exactly_all() -> None:
         "status", "strategies", "suite", "tree", "verdict",
     }  # fmt: skip
     assert exported - modules - {"annotations"} == set(pytest_offload.__all__) - {"__version__"}
+
+
+def test_docs_catalogue_is_generated_from_the_code() -> None:
+    from pytest_offload.catalogue_doc import render
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "rules.md"
+    assert page.read_text(encoding="utf-8") == render(), (
+        "docs/rules.md is stale: run python -m pytest_offload.catalogue_doc > docs/rules.md"
+    )
