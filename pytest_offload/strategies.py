@@ -7,6 +7,7 @@ purpose. Simple values come first, so shrinking leads to small, benign trees.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from hypothesis import strategies as st
@@ -23,7 +24,6 @@ from pytest_offload.state import (
     TcpConnectionState,
     TcpOffloadState,
     TcpOffloadStateCached,
-    TcpOffloadStateConst,
     TcpOffloadStateDelegated,
 )
 from pytest_offload.tree import OffloadStateType, Role
@@ -63,6 +63,51 @@ def _around(limit: int | None, benign: int, extras: tuple[int, ...]) -> SearchSt
     return st.sampled_from(values)
 
 
+def _addresses(size: int) -> SearchStrategy[bytes]:
+    """Non-zero addresses of ``size`` bytes that shrink towards ...0001."""
+    return st.integers(1, (1 << (8 * size)) - 1).map(lambda v: v.to_bytes(size, "big"))
+
+
+@lru_cache(maxsize=2)
+def _addresses_cached(size: int) -> SearchStrategy[bytes]:
+    return _addresses(size)
+
+
+def _own_macs() -> SearchStrategy[bytes]:
+    """Locally administered unicast MACs (never all zero)."""
+    return st.integers(1, (1 << 40) - 1).map(lambda v: b"\x02" + v.to_bytes(5, "big"))
+
+
+# Strategies are built once and cached: building them inside every draw made each drawn
+# tree cost tens of milliseconds, which made shrinking slow.
+
+
+@lru_cache(maxsize=64)
+def _vlan_choices(interface: frozenset[int]) -> SearchStrategy[int]:
+    vlans = sorted({0, 1, 4094, 4095} | interface)
+    return st.one_of(st.just(0), st.sampled_from(vlans), st.integers(0, 4095))
+
+
+@lru_cache(maxsize=1)
+def _mac_choices() -> SearchStrategy[bytes]:
+    return st.one_of(st.just(bytes(6)), _own_macs())
+
+
+@lru_cache(maxsize=64)
+def _around_cached(limit: int | None, benign: int, extras: tuple[int, ...]) -> SearchStrategy[int]:
+    return _around(limit, benign, extras)
+
+
+@lru_cache(maxsize=1)
+def _connection_states() -> SearchStrategy[TcpConnectionState]:
+    return st.one_of(st.just(TcpConnectionState.ESTABLISHED), st.sampled_from(CLOSING_STATES))
+
+
+@lru_cache(maxsize=1)
+def _buffered_sizes() -> SearchStrategy[list[int]]:
+    return st.lists(st.integers(1, 4096), max_size=1)
+
+
 def _check_sizes(**bounds: tuple[int, int]) -> None:
     for name, (low, high) in bounds.items():
         if low < 0:
@@ -76,18 +121,9 @@ def neighbor_states(
     draw: DrawFn, *, capabilities: OffloadCapabilities | None = None
 ) -> NeighborOffloadState:
     """Neighbor states: VLAN 0, 1, 4094, 4095 and the interface's IDs; zero or own MACs."""
-    vlans = [0, 1, 4094, 4095]
-    if capabilities is not None:
-        vlans += sorted(capabilities.interface_vlan_ids)
-    vlan = draw(st.one_of(st.just(0), st.sampled_from(sorted(set(vlans))), st.integers(0, 4095)))
-    mac = draw(
-        st.one_of(
-            st.just(bytes(6)),
-            st.binary(min_size=6, max_size=6)
-            .filter(any)
-            .map(lambda b: bytes([b[0] & 0xFE]) + b[1:]),
-        )
-    )
+    interface = capabilities.interface_vlan_ids if capabilities is not None else frozenset()
+    vlan = draw(_vlan_choices(interface))
+    mac = draw(_mac_choices())
     return NeighborOffloadState(
         const=NeighborOffloadStateConst(dl_source_address=mac, vlan_id=vlan)
     )
@@ -105,10 +141,11 @@ def path_states(
         raise InvalidArgument(f"ip_version={ip_version!r} must be 4, 6 or None")
     version = ip_version or draw(st.sampled_from([4, 6]))
     size = 4 if version == 4 else 16
-    source = draw(st.binary(min_size=size, max_size=size).filter(any))
-    destination = draw(st.binary(min_size=size, max_size=size).filter(any))
+    # Addresses from integers, not filtered bytes: filters make shrinking slow.
+    source = draw(_addresses_cached(size))
+    destination = draw(_addresses_cached(size))
     limit = capabilities.max_path_mtu if capabilities is not None else None
-    mtu = draw(_around(limit, 1500, (576, 1280, 9000)))
+    mtu = draw(_around_cached(limit, 1500, (576, 1280, 9000)))
     return PathOffloadState(
         const=PathOffloadStateConst(source_address=source, destination_address=destination),
         cached=PathOffloadStateCached(path_mtu=mtu),
@@ -126,20 +163,15 @@ def tcp_states(
     buffered receive data; ``established=True`` keeps to ESTABLISHED without buffered data.
     """
     limit = capabilities.max_initial_rcv_wnd if capabilities is not None else None
-    wnd = draw(_around(limit, 65535, (0, 1 << 20)))
+    wnd = draw(_around_cached(limit, 65535, (0, 1 << 20)))
     buffered: tuple[NetBufferList, ...] = ()
     if established:
         state = TcpConnectionState.ESTABLISHED
     else:
-        state = draw(
-            st.one_of(st.just(TcpConnectionState.ESTABLISHED), st.sampled_from(CLOSING_STATES))
-        )
-        sizes = draw(st.lists(st.integers(1, 4096), max_size=1))
+        state = draw(_connection_states())
+        sizes = draw(_buffered_sizes())
         buffered = tuple(NetBufferList(bytes(n)) for n in sizes)
     return TcpOffloadState(
-        const=TcpOffloadStateConst(
-            remote_port=draw(st.integers(1, 0xFFFF)), local_port=draw(st.integers(1, 0xFFFF))
-        ),
         cached=TcpOffloadStateCached(initial_rcv_wnd=wnd),
         delegated=TcpOffloadStateDelegated(state=state, buffered_data=buffered),
     )
@@ -163,37 +195,15 @@ def _new(
     return BlockSpec(Role.NEW_OFFLOAD, state_type, state, **kw)  # type: ignore[arg-type]
 
 
-@st.composite
-def tree_specs(
-    draw: DrawFn,
-    *,
-    capabilities: OffloadCapabilities | None = None,
-    min_neighbors: int = 1,
-    max_neighbors: int = 2,
-    max_paths: int = 2,
-    max_connections: int = 3,
-    benign: bool = False,
-) -> TreeSpec:
-    """Well-formed trees of new offloads: neighbors, their paths, their TCP connections.
-
-    Args:
-        capabilities: Aim values at the declared limits (and past them).
-        min_neighbors: Fewest root neighbors.
-        max_neighbors: Most root neighbors.
-        max_paths: Most paths per neighbor.
-        max_connections: Most TCP connections per path.
-        benign: Only values no declared limit refuses (VLAN 0, no own MAC, supported IP
-            version, MTU and window within limits, ESTABLISHED, no buffered or send data).
-    """
-    _check_sizes(
-        neighbors=(min_neighbors, max_neighbors),
-        paths=(0, max_paths),
-        connections=(0, max_connections),
-    )
-    if min_neighbors < 1:
-        raise InvalidArgument(
-            f"min_neighbors={min_neighbors} must be at least 1: a tree has a root"
-        )
+@lru_cache(maxsize=64)
+def _roots(  # noqa: PLR0917 (a private, cached constructor keyed by every argument)
+    capabilities: OffloadCapabilities | None,
+    min_neighbors: int,
+    max_neighbors: int,
+    max_paths: int,
+    max_connections: int,
+    benign: bool,
+) -> SearchStrategy[list[BlockSpec]]:
     neighbors = (
         st.builds(NeighborOffloadState) if benign else neighbor_states(capabilities=capabilities)
     )
@@ -230,7 +240,43 @@ def tree_specs(
         neighbors,
         st.lists(path_blocks, max_size=max_paths),
     )
-    roots = draw(st.lists(neighbor_blocks, min_size=min_neighbors, max_size=max_neighbors))
+    return st.lists(neighbor_blocks, min_size=min_neighbors, max_size=max_neighbors)
+
+
+@st.composite
+def tree_specs(
+    draw: DrawFn,
+    *,
+    capabilities: OffloadCapabilities | None = None,
+    min_neighbors: int = 1,
+    max_neighbors: int = 2,
+    max_paths: int = 2,
+    max_connections: int = 3,
+    benign: bool = False,
+) -> TreeSpec:
+    """Well-formed trees of new offloads: neighbors, their paths, their TCP connections.
+
+    Args:
+        capabilities: Aim values at the declared limits (and past them).
+        min_neighbors: Fewest root neighbors.
+        max_neighbors: Most root neighbors.
+        max_paths: Most paths per neighbor.
+        max_connections: Most TCP connections per path.
+        benign: Only values no declared limit refuses (VLAN 0, no own MAC, supported IP
+            version, MTU and window within limits, ESTABLISHED, no buffered or send data).
+    """
+    _check_sizes(
+        neighbors=(min_neighbors, max_neighbors),
+        paths=(0, max_paths),
+        connections=(0, max_connections),
+    )
+    if min_neighbors < 1:
+        raise InvalidArgument(
+            f"min_neighbors={min_neighbors} must be at least 1: a tree has a root"
+        )
+    roots = draw(
+        _roots(capabilities, min_neighbors, max_neighbors, max_paths, max_connections, benign)
+    )
     return TreeSpec(tuple(roots))
 
 

@@ -137,8 +137,10 @@ def test_failure_output_draws_the_tree_and_gives_a_replay_command(
     )
     result.stdout.fnmatch_lines(
         [
-            "*INI-SUCCESS-ALL-DEPENDENTS (MUST) at *neighbor[[]0[]]* observed SUCCESS, but*",
-            "*[[]* new offload[]] observed SUCCESS, expected OFFLOAD_PARTIAL_SUCCESS*<- INI-SUCC*",
+            "*- INI-SUCCESS-ALL-DEPENDENTS (MUST) at neighbor[[]*] in initiate *: "
+            "observed SUCCESS, but should be * [[]immediate dependent * is *, not offloaded[]]",
+            "*initiate * of *: * blocks  <- here",
+            "*[[]* *[]] observed SUCCESS, expected *<- *INI-SUCCESS-ALL-DEPENDENTS*",
             "*Replay: pytest --offload-target=tests.broken_targets:break_success_all_dependents "
             "--offload-rules=INI-SUCCESS-ALL-DEPENDENTS --offload-seed=7*",
         ]

@@ -75,7 +75,9 @@ def success_all_dependents(facts: InitiateFacts, out: RuleOutcome) -> None:
             out.violate(
                 i,
                 "SUCCESS",
-                "OFFLOAD_PARTIAL_SUCCESS" if roles[i] is Role.NEW_OFFLOAD else "not SUCCESS",
+                "OFFLOAD_PARTIAL_SUCCESS"
+                if roles[i] is Role.NEW_OFFLOAD
+                else NdisStatus(linker_expected(facts, i)).name,
                 f"immediate dependent {facts.snapshot.path(child)} is "
                 f"{format_status(facts.raw_statuses[child])}, not offloaded",
             )
