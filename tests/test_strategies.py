@@ -109,7 +109,7 @@ def test_shrinking_ends_at_a_handful_of_blocks() -> None:
     assert len(over) == 8
     too_big = find(
         tree_specs(capabilities=CAPS, max_neighbors=2, max_paths=2, max_connections=2),
-        lambda s: any(p.state.cached.path_mtu > 9000 for n in s.roots for p in n.dependents),  # type: ignore[union-attr]
+        lambda s: any(p.state.cached.path_mtu > 9000 for n in s.roots for p in n.dependents),
         settings=FIND,
     )
     assert len(too_big) == 2
