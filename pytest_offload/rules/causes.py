@@ -122,19 +122,32 @@ def vlan_mismatch_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
     source=SRC,
 )
 def rcv_window_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
-    limit = facts.capabilities.max_initial_rcv_wnd
-    for i in _blocks_with(facts, S.OFFLOAD_TCP_RCV_WINDOW):
+    _over_limit_only(facts, out, S.OFFLOAD_TCP_RCV_WINDOW, TcpOffloadState, "initial_rcv_wnd")
+
+
+def _over_limit_only(
+    facts: InitiateFacts,
+    out: RuleOutcome,
+    code: S,
+    state_class: type[TcpOffloadState | PathOffloadState],
+    field: str,
+) -> None:
+    """``code`` may stand only where the state's cached ``field`` exceeds its declared
+    limit, ``max_<field>`` (``max_initial_rcv_wnd``, ``max_path_mtu``)."""
+    limit_name = f"max_{field}"
+    limit = getattr(facts.capabilities, limit_name)
+    for i in _blocks_with(facts, code):
         state = _state(facts, i)
-        if not isinstance(state, TcpOffloadState):
+        if not isinstance(state, state_class):
             continue
         out.hit()
-        wnd = state.cached.initial_rcv_wnd
-        if wnd <= limit:
+        value = getattr(state.cached, field)
+        if value <= limit:
             out.violate(
                 i,
-                f"OFFLOAD_TCP_RCV_WINDOW for initial_rcv_wnd {wnd}",
-                "no TCP_RCV_WINDOW",
-                f"{wnd} <= declared max_initial_rcv_wnd {limit}",
+                f"{code.name} for {field} {value}",
+                f"no {code.name.removeprefix('OFFLOAD_')}",
+                f"{value} <= declared {limit_name} {limit}",
             )
 
 
@@ -146,20 +159,7 @@ def rcv_window_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
     source=f"{SRC}; domain.md 7.7",
 )
 def path_mtu_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
-    limit = facts.capabilities.max_path_mtu
-    for i in _blocks_with(facts, S.OFFLOAD_PATH_MTU):
-        state = _state(facts, i)
-        if not isinstance(state, PathOffloadState):
-            continue
-        out.hit()
-        mtu = state.cached.path_mtu
-        if mtu <= limit:
-            out.violate(
-                i,
-                f"OFFLOAD_PATH_MTU for path_mtu {mtu}",
-                "no PATH_MTU",
-                f"{mtu} <= declared max_path_mtu {limit}",
-            )
+    _over_limit_only(facts, out, S.OFFLOAD_PATH_MTU, PathOffloadState, "path_mtu")
 
 
 @rule(
