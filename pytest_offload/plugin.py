@@ -7,6 +7,7 @@ bundled conformance suite (alone, or beside the paths given on the command line)
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 from pathlib import Path
@@ -16,12 +17,14 @@ import pytest
 
 from pytest_offload.adapter import TargetLoadError, load_factory
 from pytest_offload.capabilities import CapabilityError, OffloadCapabilities
+from pytest_offload.certificate import build_certificate, write_report
 from pytest_offload.host import RecordingHost
-from pytest_offload.reporting import write_summary
+from pytest_offload.reporting import overall_verdict, write_summary
 from pytest_offload.rules import CATALOGUE, GROUPS
 from pytest_offload.runner import ScenarioOutcome, run_scenario
 from pytest_offload.settings import OPTIONS, SettingError, resolve
 from pytest_offload.suite._engine import PROPERTY_KEY, RUN_KEY, OffloadRun
+from pytest_offload.waivers import WaiverError, load_waivers
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -75,7 +78,15 @@ def _load_run(config: pytest.Config) -> OffloadRun | None:
             "such as INI-*-CAUSE (pytest --offload-target=... --collect-only lists them)"
         ) from None
     seed = settings.seed if settings.seed is not None else random.randrange(2**32)
-    return OffloadRun(settings, factory, capabilities, rules, seed, settings.target)
+    waivers = []
+    if settings.waivers:
+        try:
+            waivers = load_waivers(Path(settings.waivers))
+        except WaiverError as exc:
+            raise _usage_error(f"{exc} (given by {settings.sources['waivers']})") from None
+    return OffloadRun(
+        settings, factory, capabilities, rules, seed, settings.target, waivers=waivers
+    )
 
 
 def _probe(factory: TargetFactory, name: str, source: str) -> OffloadCapabilities:
@@ -128,6 +139,7 @@ class OffloadSession:
 
     def __init__(self, run: OffloadRun) -> None:
         self.run = run
+        self.started = _now()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for key, value in report.user_properties:
@@ -138,11 +150,37 @@ class OffloadSession:
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
         write_summary(terminalreporter, self.run)
 
-    @pytest.hookimpl(trylast=True)
+    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if _on_worker(session.config):
+            return  # the controller sums up what the workers sent
         judged = [v for v in self.run.verdicts.values() if v["verdict"] != "not exercised"]
-        if exitstatus == pytest.ExitCode.OK and not judged and not _on_worker(session.config):
+        if exitstatus == pytest.ExitCode.OK and not judged:
             session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+        report_dir = self.run.settings.report
+        if report_dir:
+            complete = exitstatus not in (
+                pytest.ExitCode.INTERRUPTED,
+                pytest.ExitCode.INTERNAL_ERROR,
+            ) and all(r.id in self.run.verdicts for r in self.run.rules)
+            certificate = build_certificate(
+                self.run,
+                started=self.started,
+                finished=_now(),
+                complete=complete,
+                verdict=overall_verdict(self.run) if complete else "INCOMPLETE",
+            )
+            messages = {
+                rule_id: payload["message"]
+                for rule_id, payload in self.run.verdicts.items()
+                if payload.get("message")
+            }
+            write_report(Path(report_dir), certificate, messages)
+            self.run.report_written = str(Path(report_dir).resolve())
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _on_worker(config: pytest.Config) -> bool:

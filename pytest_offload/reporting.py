@@ -21,7 +21,7 @@ def overall_verdict(run: OffloadRun) -> str:
         return "INCOMPLETE"
     if None in verdicts or "not exercised" in verdicts or not verdicts:
         return "INCOMPLETE"
-    if "non-strict" in verdicts:
+    if "non-strict" in verdicts or "waived" in verdicts:
         return "CONFORMANT WITH WARNINGS"
     return "CONFORMANT"
 
@@ -36,10 +36,7 @@ def write_summary(terminal: Any, run: OffloadRun) -> None:
         f"{run.settings.budget_name} ({run.settings.max_examples} cases per rule), "
         f"seed {run.seed}{', strict' if run.settings.strict else ''}"
     )
-    hits: dict[str, int] = {}
-    for verdict_payload in run.verdicts.values():
-        for rule_id, count in verdict_payload.get("hits", {}).items():
-            hits[rule_id] = hits.get(rule_id, 0) + count
+    hits = run.hit_counts()
     counts: dict[str, int] = {}
     for rule in run.rules:
         payload: dict[str, Any] = run.verdicts.get(rule.id, {})
@@ -52,7 +49,15 @@ def write_summary(terminal: Any, run: OffloadRun) -> None:
         )
         if detail:
             line += f" ({detail})"
-        markup = {"failed": {"red": True}, "non-strict": {"yellow": True}}.get(verdict, {})
+        waiver = payload.get("waiver")
+        if waiver:
+            line += f" (waived: {waiver['reason']}, {waiver['issue']}, until {waiver['expires']})"
+        markup = {
+            "failed": {"red": True},
+            "error": {"red": True},
+            "non-strict": {"yellow": True},
+            "waived": {"yellow": True},
+        }.get(verdict, {})
         terminal.line(line, **markup)
     findings = [
         run.verdicts[r.id]
@@ -64,9 +69,19 @@ def write_summary(terminal: Any, run: OffloadRun) -> None:
         for payload in findings:
             terminal.line(payload.get("message", ""))
             terminal.line("")
+    for entry in run.waiver_report():
+        if entry["status"] != "applied":
+            w = entry["waiver"]
+            why = "has expired" if entry["status"] == "expired" else "matched no failure"
+            terminal.line(
+                f"warning: the waiver of {w['rule']} ({w['issue']}, until {w['expires']}) {why}",
+                yellow=True,
+            )
     must = sum(1 for r in run.rules if r.grade is Grade.MUST)
     totals = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
     terminal.line(f"{len(run.rules)} rules ({must} MUST) of {len(CATALOGUE)}: {totals}")
+    if run.report_written:
+        terminal.line(f"certificate.json and report.html written to {run.report_written}")
     verdict = overall_verdict(run)
     terminal.line(
         f"offload verdict: {verdict}",

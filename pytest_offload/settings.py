@@ -56,6 +56,10 @@ OPTIONS: Final = (
            "or a number (default: default)", "default"),
     Option("seed", "seed for the generated cases; the failure report prints the one to "
            "replay with (default: random per run)", None),
+    Option("report", "directory to write certificate.json and report.html into "
+           "(default: none written)", None),
+    Option("waivers", "TOML file of waivers: accepted failures with a reason, an issue link "
+           "and an expiry date (default: none)", None),
 )  # fmt: skip
 
 
@@ -71,6 +75,8 @@ class OffloadSettings:
     max_examples: int
     seed: int | None
     sources: Mapping[str, str]
+    report: str | None = None
+    waivers: str | None = None
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -159,4 +165,6 @@ def resolve(
         max_examples=max_examples,
         seed=seed,
         sources=sources,
+        report=raw["report"] or None,
+        waivers=raw["waivers"] or None,
     )

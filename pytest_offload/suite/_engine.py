@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shlex
 import zlib
@@ -16,6 +17,7 @@ from hypothesis.errors import Flaky
 from pytest_offload.aims import aim_for
 from pytest_offload.rules import CATALOGUE, Grade
 from pytest_offload.runner import ScenarioOutcome, run_scenario
+from pytest_offload.status import format_status
 from pytest_offload.verdict import ConformanceError, describe_failure
 
 if TYPE_CHECKING:
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from pytest_offload.rules import Rule
     from pytest_offload.settings import OffloadSettings
     from pytest_offload.spec import TreeSpec
+    from pytest_offload.waivers import Waiver
 
 __all__ = ["PROPERTY_KEY", "RUN_KEY", "OffloadRun", "rule_params", "run_rule"]
 
@@ -42,6 +45,37 @@ class OffloadRun:
     seed: int
     target_name: str
     verdicts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    waivers: list[Waiver] = field(default_factory=list)
+    today: dt.date = field(default_factory=dt.date.today)
+    report_written: str | None = None
+
+    def active_waiver(self, rule_id: str) -> Waiver | None:
+        """The unexpired waiver of ``rule_id``, if any."""
+        for waiver in self.waivers:
+            if waiver.rule == rule_id and not waiver.expired(self.today):
+                return waiver
+        return None
+
+    def waiver_report(self) -> list[dict[str, Any]]:
+        """Each waiver with its status: applied, expired or unmatched (nothing to waive)."""
+        out = []
+        for waiver in self.waivers:
+            if waiver.expired(self.today):
+                status = "expired"
+            elif self.verdicts.get(waiver.rule, {}).get("verdict") == "waived":
+                status = "applied"
+            else:
+                status = "unmatched"
+            out.append({"waiver": waiver.as_dict(), "status": status})
+        return out
+
+    def hit_counts(self) -> dict[str, int]:
+        """For each rule, the generated cases (over every rule's test) hitting its precondition."""
+        hits: dict[str, int] = {}
+        for payload in self.verdicts.values():
+            for rule_id, count in payload.get("hits", {}).items():
+                hits[rule_id] = hits.get(rule_id, 0) + count
+        return hits
 
     def rule_seed(self, rule_id: str) -> int:
         """A per-rule seed derived from the run's seed, stable across processes."""
@@ -126,7 +160,18 @@ def run_rule(request: pytest.FixtureRequest, rule_id: str) -> None:
     except _RuleBroken as broken:
         message = describe_failure(rule_id, rule.grade, broken.outcome, replay=replay)
         fails = rule.grade is Grade.MUST or run.settings.strict
-        record("failed" if fails else "non-strict", message=message)
+        waiver = run.active_waiver(rule_id)
+        record(
+            "waived" if waiver else "failed" if fails else "non-strict",
+            message=message,
+            replay=replay,
+            counterexample=_as_data(broken.outcome, rule_id),
+            waiver=waiver.as_dict() if waiver else None,
+        )
+        if waiver is not None:
+            pytest.xfail(
+                f"{rule_id} waived until {waiver.expires}: {waiver.reason} ({waiver.issue})"
+            )
         if fails:
             raise ConformanceError(
                 rule_id, rule.grade, _violations(broken.outcome, rule_id), message, replay
@@ -149,6 +194,43 @@ def run_rule(request: pytest.FixtureRequest, rule_id: str) -> None:
         record("not exercised", reason=reason)
         pytest.skip(f"{rule_id} not exercised: {reason}")
     record("passed")
+
+
+def _as_data(outcome: ScenarioOutcome, rule_id: str) -> dict[str, Any]:
+    """The minimal counterexample as data: each initiate's blocks and the violations."""
+    initiates = []
+    for report in outcome.reports:
+        obs = report.observation
+        snapshot, image = obs.snapshot, obs.completion_image
+        expected = report.expected or [""] * len(snapshot)
+        initiates.append(
+            {
+                "label": obs.label,
+                "completed": obs.completed,
+                "blocks": [
+                    {
+                        "path": snapshot.path(i),
+                        "role": snapshot.roles[i].value,
+                        "state_type": repr(snapshot.image.host_fields[i][0]),
+                        "observed": format_status(image.statuses[i]) if image else None,
+                        "expected": expected[i] or None,
+                    }
+                    for i in range(len(snapshot))
+                ],
+                "violations": [
+                    {
+                        "rule": v.rule_id,
+                        "grade": v.grade.value,
+                        "path": v.path,
+                        "observed": v.observed,
+                        "expected": v.expected,
+                        "detail": v.detail,
+                    }
+                    for v in report.violations
+                ],
+            }
+        )
+    return {"rule": rule_id, "initiates": initiates}
 
 
 def _violations(outcome: ScenarioOutcome, rule_id: str) -> list[Any]:
