@@ -60,7 +60,7 @@ def test_public_api_is_exactly_all() -> None:
     # Names starting with "@" are added by pytest's assertion rewriting of plugins.
     exported = {n for n in dir(pytest_offload) if not n.startswith(("_", "@"))}
     modules = {
-        "adapter", "aims", "capabilities", "catalogue_doc", "certificate", "checker",
+        "adapter", "aims", "capabilities", "catalogue_doc", "certificate", "checker", "cli",
         "drawing", "host", "observation", "waivers",
         "plugin", "reporting", "rules", "runner", "settings", "snapshot", "spec", "state",
         "status", "strategies", "suite", "tree", "verdict",

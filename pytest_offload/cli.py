@@ -1,0 +1,147 @@
+"""``pytest-offload verify certificate.json``: check a certificate and reproduce it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+import pytest_offload
+from pytest_offload.certificate import catalogue_hash, certificate_hash, load_schema
+
+__all__ = ["main", "verify"]
+
+
+def _integrity(cert: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    validator = jsonschema.Draft202012Validator(
+        load_schema(), format_checker=jsonschema.FormatChecker()
+    )
+    for error in sorted(validator.iter_errors(cert), key=lambda e: list(e.path)):
+        where = "/".join(str(p) for p in error.path) or "(top level)"
+        problems.append(f"schema: {where}: {error.message}")
+    if cert.get("sha256") != certificate_hash(cert):
+        problems.append(
+            "hash: the content does not match its sha256: the certificate was changed "
+            "after it was written"
+        )
+    catalogue = cert.get("catalogue", {})
+    if catalogue.get("sha256") != catalogue_hash():
+        problems.append(
+            f"catalogue: judged against catalogue {catalogue.get('version')} "
+            f"({str(catalogue.get('sha256'))[:12]}), installed is {catalogue_hash()[:12]}"
+        )
+    version = cert.get("suite", {}).get("version")
+    if version != pytest_offload.__version__:
+        problems.append(
+            f"suite: written by pytest-offload {version}, installed is "
+            f"{pytest_offload.__version__}; install that version to reproduce it"
+        )
+    return problems
+
+
+def _waivers_toml(entries: list[dict[str, Any]]) -> str:
+    lines = []
+    for entry in entries:
+        waiver = entry["waiver"]
+        lines += [
+            "[[waiver]]",
+            f"rule = {json.dumps(waiver['rule'])}",
+            f"reason = {json.dumps(waiver['reason'])}",
+            f"issue = {json.dumps(waiver['issue'])}",
+            f"expires = {waiver['expires']}",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _rerun(cert: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    settings = cert["settings"]
+    rules = settings["rules"] or [r["id"] for r in cert["rules"]]
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "report"
+        command = [
+            sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+            f"--offload-target={cert['target']['spec']}",
+            f"--offload-seed={cert['hypothesis']['seed']}",
+            f"--offload-budget={cert['hypothesis']['max_examples']}",
+            f"--offload-timeout={settings['timeout']}",
+            f"--offload-rules={','.join(rules)}",
+            f"--offload-report={out}",
+        ]  # fmt: skip
+        if settings["strict"]:
+            command.append("--offload-strict")
+        if cert["waivers"]:
+            # The same waivers again; one that has expired since shows up as a difference.
+            waivers = Path(scratch) / "waivers.toml"
+            waivers.write_text(_waivers_toml(cert["waivers"]), encoding="utf-8")
+            command.append(f"--offload-waivers={waivers}")
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        produced = out / "certificate.json"
+        if not produced.exists():
+            return None, (done.stdout + done.stderr)[-2000:]
+        loaded: dict[str, Any] = json.loads(produced.read_text(encoding="utf-8"))
+        return loaded, ""
+
+
+def verify(path: Path, *, rerun: bool = True) -> int:
+    """Check ``path``; with ``rerun``, reproduce its verdicts. Returns the exit status."""
+    try:
+        cert: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        print(f"pytest-offload verify: cannot read {path}: {exc}", file=sys.stderr)
+        return 2
+    problems = _integrity(cert)
+    for problem in problems:
+        print(f"FAIL {problem}")
+    if problems:
+        return 1
+    print(f"ok   integrity: content hash, catalogue {cert['catalogue']['version']}, schema")
+    if not rerun:
+        return 0
+    again, output = _rerun(cert)
+    if again is None:
+        print("FAIL re-run: it wrote no certificate; its output ends with:")
+        print(output)
+        return 1
+    before = {r["id"]: r["verdict"] for r in cert["rules"]}
+    after = {r["id"]: r["verdict"] for r in again["rules"]}
+    differences = [
+        f"{rule_id}: certified {before.get(rule_id, 'absent')}, "
+        f"re-run {after.get(rule_id, 'absent')}"
+        for rule_id in sorted(set(before) | set(after))
+        if before.get(rule_id) != after.get(rule_id)
+    ]
+    if again["verdict"] != cert["verdict"]:
+        differences.append(f"overall: certified {cert['verdict']}, re-run {again['verdict']}")
+    for difference in differences:
+        print(f"FAIL reproduce: {difference}")
+    if differences:
+        return 1
+    print(f"ok   reproduced: {len(before)} rule verdicts and {cert['verdict']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``pytest-offload`` command."""
+    parser = argparse.ArgumentParser(prog="pytest-offload", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser(
+        "verify", help="check a certificate's integrity and reproduce its verdicts"
+    )
+    check.add_argument("certificate", type=Path, help="path to certificate.json")
+    check.add_argument(
+        "--no-rerun", action="store_true", help="check integrity only, do not re-run the suite"
+    )
+    args = parser.parse_args(argv)
+    return verify(args.certificate, rerun=not args.no_rerun)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
