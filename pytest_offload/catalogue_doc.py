@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from pytest_offload.aims import AIMS
 from pytest_offload.rules import CATALOGUE, CATALOGUE_VERSION, GROUPS
+from pytest_offload.status import CAUSE_CODE_LAYERS, INITIATE_CODES, NdisStatus
 
-__all__ = ["render"]
+__all__ = ["render", "render_status_codes"]
 
 
 def render() -> str:
@@ -45,5 +46,29 @@ def render() -> str:
     return "\n".join(lines)
 
 
+def render_status_codes() -> str:
+    """The NDIS status table as a Markdown page (``docs/status-codes.md``)."""
+    lines = [
+        "# Status codes",
+        "",
+        "Generated from `pytest_offload.status` by `python -m pytest_offload.catalogue_doc "
+        "status`.",
+        "`OFFLOAD_PATH_MTU` has no value in any public header: 0xE0231014 is this suite's",
+        "reading (error severity, facility NDIS, code 0x1014, customer bit set).",
+        "",
+        "| name | value | initiate code | layer of the cause |",
+        "| --- | --- | --- | --- |",
+    ]
+    for member in NdisStatus:
+        allowed = "yes" if member in INITIATE_CODES else "no"
+        if member is NdisStatus.OFFLOAD_CONNECTION_REJECTED:
+            allowed = "NDIS 6.20+"
+        layer = CAUSE_CODE_LAYERS.get(member, "")
+        lines.append(f"| `{member.name}` | `0x{int(member):08X}` | {allowed} | {layer} |")
+    return "\n".join(lines) + "\n"
+
+
 if __name__ == "__main__":
-    print(render(), end="")
+    import sys
+
+    print(render_status_codes() if sys.argv[1:] == ["status"] else render(), end="")

@@ -68,6 +68,16 @@ def test_public_api_is_exactly_all() -> None:
     assert exported - modules - {"annotations"} == set(pytest_offload.__all__) - {"__version__"}
 
 
+def test_docs_status_table_is_generated_from_the_code() -> None:
+    from pytest_offload.catalogue_doc import render_status_codes
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "status-codes.md"
+    assert page.read_text(encoding="utf-8") == render_status_codes(), (
+        "docs/status-codes.md is stale: run "
+        "python -m pytest_offload.catalogue_doc status > docs/status-codes.md"
+    )
+
+
 def test_docs_catalogue_is_generated_from_the_code() -> None:
     from pytest_offload.catalogue_doc import render
 
