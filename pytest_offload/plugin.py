@@ -190,22 +190,23 @@ def _on_worker(config: pytest.Config) -> bool:
 # -- fixtures for vendors' own tests --------------------------------------------------------
 
 
+def _run_or_skip(config: pytest.Config) -> OffloadRun:
+    run = config.stash.get(RUN_KEY, None)
+    if run is None:
+        pytest.skip("no offload target: pass --offload-target=MODULE (or set offload_target)")
+    return run
+
+
 @pytest.fixture(scope="session")
 def offload_target_factory(pytestconfig: pytest.Config) -> TargetFactory:
     """The ``create_target`` factory named by ``--offload-target`` (skips without one)."""
-    run = pytestconfig.stash.get(RUN_KEY, None)
-    if run is None:
-        pytest.skip("no offload target: pass --offload-target=MODULE (or set offload_target)")
-    return run.factory
+    return _run_or_skip(pytestconfig).factory
 
 
 @pytest.fixture(scope="session")
 def offload_capabilities(pytestconfig: pytest.Config) -> OffloadCapabilities:
     """The capabilities the ``--offload-target`` target declares."""
-    run = pytestconfig.stash.get(RUN_KEY, None)
-    if run is None:
-        pytest.skip("no offload target: pass --offload-target=MODULE (or set offload_target)")
-    return run.capabilities
+    return _run_or_skip(pytestconfig).capabilities
 
 
 @pytest.fixture

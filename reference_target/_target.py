@@ -83,9 +83,13 @@ class ReferenceTarget:
             timer.name = "reference-offload-delayed"
             timer.start()
 
-    def _offload_and_complete(self, root: OffloadBlockList) -> None:
+    def _walk_tree(self, root: OffloadBlockList) -> list[tuple[NetBufferList, ...]]:
+        """Decide every block of the tree under the table lock; return send data to complete."""
         with self._lock:
-            sends = self._walk_chain(root, 0, None, parent_is_placeholder=False)
+            return self._walk_chain(root, 0, None, parent_is_placeholder=False)
+
+    def _offload_and_complete(self, root: OffloadBlockList) -> None:
+        sends = self._walk_tree(root)
         self.host.initiate_offload_complete(root)
         # Outstanding send data of offloaded connections is now the target's; pretend it
         # was transmitted and acknowledged, and hand it back once the initiate completed.

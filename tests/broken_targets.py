@@ -42,8 +42,7 @@ class Tampering(ReferenceTarget):
         """No change; subclasses made by ``_tampering`` bring their own."""
 
     def _offload_and_complete(self, root: OffloadBlockList) -> None:
-        with self._lock:
-            self._walk_chain(root, 0, None, parent_is_placeholder=False)
+        self._walk_tree(root)
         self.tamper(self, root)
         self.host.initiate_offload_complete(root)
 
@@ -69,8 +68,7 @@ def _subclass(cls: type[ReferenceTarget], **limits: Any) -> Callable[[Host], Ref
 
 class NeverCompletes(ReferenceTarget):
     def _offload_and_complete(self, root: OffloadBlockList) -> None:
-        with self._lock:
-            self._walk_chain(root, 0, None, parent_is_placeholder=False)
+        self._walk_tree(root)
 
 
 class CompletesTwice(Tampering):
@@ -81,8 +79,7 @@ class CompletesTwice(Tampering):
 
 class CompletesWithCopy(ReferenceTarget):
     def _offload_and_complete(self, root: OffloadBlockList) -> None:
-        with self._lock:
-            self._walk_chain(root, 0, None, parent_is_placeholder=False)
+        self._walk_tree(root)
         copy = OffloadBlockList(root.state_type, state=root.state)
         copy.status = root.status
         self.host.initiate_offload_complete(copy)
@@ -236,15 +233,14 @@ class ReusesContextSlots(ReferenceTarget):
     """Hands out a small integer per layer, restarting at 1 on every initiate."""
 
     def _offload_and_complete(self, root: OffloadBlockList) -> None:
-        with self._lock:
-            self._walk_chain(root, 0, None, parent_is_placeholder=False)
-            counters: dict[type, int] = {}
-            for block in _blocks(root):
-                slot = block.miniport_offload_context
-                if block.state is not None and block.status in OFFLOADED and slot is not None:
-                    kind = type(block.state)
-                    counters[kind] = counters.get(kind, 0) + 1
-                    slot.value = counters[kind]
+        self._walk_tree(root)
+        counters: dict[type, int] = {}
+        for block in _blocks(root):
+            slot = block.miniport_offload_context
+            if block.state is not None and block.status in OFFLOADED and slot is not None:
+                kind = type(block.state)
+                counters[kind] = counters.get(kind, 0) + 1
+                slot.value = counters[kind]
         self.host.initiate_offload_complete(root)
 
 
