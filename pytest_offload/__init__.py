@@ -9,7 +9,7 @@ from pytest_offload.observation import Completion, Observation, RaisedError
 from pytest_offload.rules import CATALOGUE, CATALOGUE_VERSION, Grade, Rule, Violation
 from pytest_offload.runner import ScenarioOutcome, run_scenario
 from pytest_offload.snapshot import TreeImage, TreeSnapshot, capture, take_snapshot
-from pytest_offload.spec import BlockSpec, TreeSpec
+from pytest_offload.spec import BlockSpec, InFlight, TreeSpec
 from pytest_offload.state import (
     NeighborOffloadState,
     NeighborOffloadStateCached,
@@ -62,6 +62,7 @@ __all__ = [
     "ContextSlot",
     "Grade",
     "Host",
+    "InFlight",
     "NdisStatus",
     "NeighborOffloadState",
     "NeighborOffloadStateCached",

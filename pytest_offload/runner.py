@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 
 from pytest_offload.checker import CheckReport, TargetChecker
 from pytest_offload.host import DEFAULT_TIMEOUT, RecordingHost
-from pytest_offload.spec import TreeSpec
+from pytest_offload.spec import InFlight, TreeSpec
+from pytest_offload.tree import OffloadBlockList
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from pytest_offload.adapter import OffloadTarget, TargetFactory
     from pytest_offload.rules import Rule
-    from pytest_offload.tree import OffloadBlockList
 
 __all__ = ["ScenarioOutcome", "UnknownContext", "run_scenario"]
 
@@ -35,7 +35,7 @@ class UnknownContext:
 class ScenarioOutcome:
     """Every initiate of one scenario, judged in order on one fresh target."""
 
-    specs: tuple[TreeSpec | OffloadBlockList, ...]
+    specs: tuple[TreeSpec | OffloadBlockList | InFlight, ...]
     reports: tuple[CheckReport, ...]
     target: OffloadTarget
 
@@ -47,21 +47,24 @@ class ScenarioOutcome:
         return out
 
 
+Step = TreeSpec | OffloadBlockList | InFlight
+
+
 def run_scenario(
     factory: TargetFactory,
-    specs: Sequence[TreeSpec | OffloadBlockList],
+    specs: Sequence[Step],
     *,
     timeout: float = DEFAULT_TIMEOUT,
     rules: Iterable[Rule] | None = None,
 ) -> ScenarioOutcome:
-    """Create a fresh target and hand it each tree of ``specs`` in turn.
+    """Create a fresh target and hand it each step of ``specs`` in turn.
 
-    Each item is a :class:`TreeSpec` (built fresh, linkers resolved) or a tree already
-    built by the caller, handed over as it is.
-
-    Linkers name objects the target offloaded in earlier initiates of the scenario, by
-    layer and index (modulo how many there are); with none to name, they get an
-    :class:`UnknownContext`. A target that never completes stops the scenario there.
+    A step is a :class:`TreeSpec` (built fresh, linkers resolved), a tree already built
+    by the caller (handed over as it is), or an :class:`InFlight` group whose trees are
+    all handed over before any completion is awaited, and judged together. Linkers name
+    objects the target offloaded in earlier steps, by layer and index (modulo how many
+    there are); with none to name, they get an :class:`UnknownContext`. A target that
+    never completes stops the scenario there.
     """
     host = RecordingHost(timeout=timeout)
     target = factory(host)
@@ -72,14 +75,31 @@ def run_scenario(
         known = [e.context for e in checker.ledger.entries.values() if e.layer == layer]
         return known[index % len(known)] if known else unknown
 
+    def build(step: TreeSpec | OffloadBlockList) -> OffloadBlockList:
+        return step.build(resolve) if isinstance(step, TreeSpec) else step
+
     reports: list[CheckReport] = []
-    for number, spec in enumerate(specs, start=1):
+    for number, step in enumerate(specs, start=1):
         label = f"initiate {number} of {len(specs)}"
-        root = spec.build(resolve) if isinstance(spec, TreeSpec) else spec
-        observation = host.run_initiate(
-            target, root, capabilities=target.capabilities, label=label
-        )
-        reports.append(checker.check(observation))
-        if not observation.completed:
+        if isinstance(step, InFlight):
+            roots = [build(tree) for tree in step.trees]
+            pending = [
+                host.start_initiate(
+                    target,
+                    root,
+                    capabilities=target.capabilities,
+                    label=f"{label}, tree {k} of {len(roots)} in flight together",
+                )
+                for k, root in enumerate(roots, start=1)
+            ]
+            observations = [p.finish() for p in pending]
+            reports.extend(checker.check_batch(observations))
+        else:
+            observation = host.run_initiate(
+                target, build(step), capabilities=target.capabilities, label=label
+            )
+            reports.append(checker.check(observation))
+            observations = [observation]
+        if not all(o.completed for o in observations):
             break  # the tree still belongs to the target: nothing after it is meaningful
     return ScenarioOutcome(tuple(specs), tuple(reports), target)

@@ -25,7 +25,7 @@ from pytest_offload.tree import (
     chain,
 )
 
-__all__ = ["BlockSpec", "Resolver", "TreeSpec"]
+__all__ = ["BlockSpec", "InFlight", "Resolver", "TreeSpec"]
 
 State = NeighborOffloadState | PathOffloadState | TcpOffloadState
 
@@ -125,3 +125,17 @@ class TreeSpec:
         for r in self.roots:
             visit(r, 0)
         return need
+
+
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    """Trees handed to one target together, all in flight before any is waited for.
+
+    The host may call ``MiniportInitiateOffload`` again before the first completes
+    (domain.md 5.6); the checker judges such initiates as one batch.
+    """
+
+    trees: tuple[TreeSpec, ...]
+
+    def __len__(self) -> int:
+        return sum(len(t) for t in self.trees)

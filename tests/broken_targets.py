@@ -6,6 +6,7 @@ suite catches every one of them with that rule's ID and grade.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -468,3 +469,25 @@ def no_capabilities(host: Host) -> object:
 
 def break_complete_once_twice(host: Host) -> ReferenceTarget:
     return _subclass(CompletesTwice)(host)
+
+
+class RacyTables(ReferenceTarget):
+    """Walks trees without the table lock, pausing between a capacity check and the
+    commit: two initiates in flight together both see room for the last connection."""
+
+    def _walk_tree(self, root: OffloadBlockList) -> list[Any]:
+        return self._walk_chain(root, 0, None, parent_is_placeholder=False)
+
+    def _admit_tcp(
+        self, block: OffloadBlockList, state: TcpOffloadState, parent: OffloadedObject | None
+    ) -> tuple[OffloadedObject | None, int]:
+        if self.pools.counts["tcp"] < self.capabilities.tcp_connection_offload_capacity:
+            time.sleep(0.002)  # the window in which another initiate runs
+            obj = OffloadedObject("tcp", state, parent, block.ndis_offload_handle)
+            self.pools.register(obj, 0)
+            return obj, S.SUCCESS
+        return None, S.OFFLOAD_TCP_ENTRIES
+
+
+def break_capacity_racy(host: Host) -> ReferenceTarget:
+    return _subclass(RacyTables)(host)

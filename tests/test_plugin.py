@@ -334,3 +334,11 @@ def test_verdicts_are_the_same_under_xdist(pytester: pytest.Pytester) -> None:
     assert verdicts(serial) == verdicts(parallel)
     assert verdicts(serial)["INI-CAPACITY"] == "FAILED"
     assert serial.ret == parallel.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_a_race_between_initiates_in_flight_is_caught(pytester: pytest.Pytester) -> None:
+    """Only initiates in flight together expose a target whose tables are not locked."""
+    target = "tests.broken_targets:break_capacity_racy"
+    result = run_suite(pytester, target, "--offload-rules=INI-CAPACITY")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*INI-CAPACITY (MUST) broken*", "*in flight together*"])

@@ -33,7 +33,7 @@ from pytest_offload import (
 )
 from pytest_offload.host import RecordingHost
 from pytest_offload.strategies import malformed_tree_specs, scenarios
-from reference_target import ReferenceTarget
+from reference_target import CompletionMode, ReferenceTarget
 from reference_target._resources import OffloadedObject
 from tests.support import IPV6, chain3, documented_example
 
@@ -396,3 +396,24 @@ def test_malformed_trees_complete_with_failure_never_an_exception(
     spec: TreeSpec, mode: str
 ) -> None:
     _play((spec,), mode)
+
+
+def test_trees_in_flight_together_are_judged_as_one_batch() -> None:
+    from pytest_offload import InFlight, run_scenario
+    from pytest_offload.strategies import tree_specs
+
+    @settings(max_examples=20, deadline=None)
+    @given(
+        st.lists(tree_specs(benign=True, capabilities=CAPS), min_size=2, max_size=3),
+        st.sampled_from(MODES),
+    )
+    def batch(trees: list[TreeSpec], mode: CompletionMode) -> None:
+        outcome = run_scenario(
+            lambda host: reference_target.create_target(host, completion=mode, delay=0.001),
+            [InFlight(tuple(trees))],
+        )
+        assert len(outcome.reports) == len(trees)
+        assert all(r.violations == [] for r in outcome.reports)
+        assert "in flight together" in outcome.reports[0].observation.label
+
+    batch()

@@ -679,3 +679,24 @@ def test_a_known_linker_failing_with_its_dependents_abandons_nothing() -> None:
     )
     assert report.violations == []
     assert not report.outcomes["INI-FAILED-SUBTREE-FAILURE"].exercised
+
+
+def test_an_initiate_after_capacity_was_exceeded_is_not_blamed_for_it() -> None:
+    checker = TargetChecker(CAP1)
+    host = RecordingHost()
+    first = checker.check(
+        observe(
+            _grandchild_tree(),
+            write({N1: S.SUCCESS, P1: S.SUCCESS, T1: S.SUCCESS, T2: S.SUCCESS}),
+            CAP1,
+            host=host,
+        )
+    )
+    assert [v.rule_id for v in first.violations] == ["INI-CAPACITY"]
+    refused = {N1: S.SUCCESS, P1: S.OFFLOAD_PARTIAL_SUCCESS, T1: S.OFFLOAD_TCP_ENTRIES}
+    tree = new_offload(
+        NeighborOffloadState(), new_offload(PathOffloadState(), new_offload(TcpOffloadState()))
+    )
+    second = checker.check(observe(tree, write(refused), CAP1, host=host))
+    assert second.outcomes["INI-CAPACITY"].exercised
+    assert second.violations == []

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis.errors import InvalidArgument
 
 import reference_target
-from pytest_offload import NdisStatus, OffloadCapabilities, TreeSpec, run_scenario
+from pytest_offload import InFlight, NdisStatus, OffloadCapabilities, TreeSpec, run_scenario
 from pytest_offload.aims import AIMS, aim_for
 from pytest_offload.strategies import (
     neighbor_states,
@@ -125,7 +125,7 @@ def test_every_aim_builds_scenarios_for_the_reference_declaration(rule_id: str) 
     @given(aim_for(rule_id).build(REFERENCE_CAPS))
     def builds(scenario: tuple[TreeSpec, ...]) -> None:
         assert scenario
-        assert all(isinstance(spec, TreeSpec) and len(spec) > 0 for spec in scenario)
+        assert all(isinstance(step, TreeSpec | InFlight) and len(step) > 0 for step in scenario)
 
     builds()
 

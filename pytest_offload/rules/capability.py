@@ -53,8 +53,10 @@ def capacity(facts: InitiateFacts, out: RuleOutcome) -> None:
         if base + offered <= cap:
             continue
         out.hit()
-        if base + facts.offloaded_layers.count(layer) > cap:
-            mine = [i for i in facts.new_offloaded if facts.new_layer[i] == layer]
+        mine = [i for i in facts.new_offloaded if facts.new_layer[i] == layer]
+        # Charge the excess to the initiate that added to it; one that offloaded nothing
+        # after an earlier initiate went over is not at fault (that one was reported).
+        if mine and base + len(mine) > cap:
             first_over = mine[max(cap - base, 0)]
             out.violate(
                 first_over,

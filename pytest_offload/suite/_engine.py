@@ -21,6 +21,10 @@ from pytest_offload.status import format_status
 from pytest_offload.verdict import ConformanceError, describe_failure
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from hypothesis.strategies import SearchStrategy
+
     from pytest_offload.adapter import TargetFactory
     from pytest_offload.capabilities import OffloadCapabilities
     from pytest_offload.rules import Rule
@@ -143,39 +147,20 @@ def run_rule(request: pytest.FixtureRequest, rule_id: str) -> None:
         if any(v.rule_id == rule_id for r in outcome.reports for v in r.violations):
             raise _RuleBroken(outcome)
 
-    test = hypothesis.seed(run.rule_seed(rule_id))(
-        hypothesis.settings(
-            max_examples=run.settings.max_examples,
-            deadline=None,
-            derandomize=False,
-            print_blob=False,
-            verbosity=Verbosity.quiet,
-            phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
-            suppress_health_check=list(HealthCheck),
-        )(given(aim.build(run.capabilities))(prop))
-    )
+    test = _seeded_property(run, rule_id, aim.build(run.capabilities), prop)
     replay = run.replay_command(rule_id)
     try:
-        test()
+        try:
+            test()
+        except BaseExceptionGroup as group:
+            # Hypothesis reports several distinct failures as a group; the rule's own
+            # finding decides the verdict, anything else is re-raised with it.
+            found = _first_broken(group)
+            if found is None:
+                raise
+            raise found from None
     except _RuleBroken as broken:
-        message = describe_failure(rule_id, rule.grade, broken.outcome, replay=replay)
-        fails = rule.grade is Grade.MUST or run.settings.strict
-        waiver = run.active_waiver(rule_id)
-        record(
-            "waived" if waiver else "failed" if fails else "non-strict",
-            message=message,
-            replay=replay,
-            counterexample=_as_data(broken.outcome, rule_id),
-            waiver=waiver.as_dict() if waiver else None,
-        )
-        if waiver is not None:
-            pytest.xfail(
-                f"{rule_id} waived until {waiver.expires}: {waiver.reason} ({waiver.issue})"
-            )
-        if fails:
-            raise ConformanceError(
-                rule_id, rule.grade, _violations(broken.outcome, rule_id), message, replay
-            ) from None
+        _judge_broken(run, rule, broken.outcome, replay, record)
         return
     except Flaky as exc:
         message = (
@@ -194,6 +179,66 @@ def run_rule(request: pytest.FixtureRequest, rule_id: str) -> None:
         record("not exercised", reason=reason)
         pytest.skip(f"{rule_id} not exercised: {reason}")
     record("passed")
+
+
+def _judge_broken(
+    run: OffloadRun,
+    rule: Rule,
+    outcome: ScenarioOutcome,
+    replay: str,
+    record: Callable[..., None],
+) -> None:
+    """Record a broken rule's verdict: waived (xfail), failed (raise) or non-strict."""
+    __tracebackhide__ = True
+    message = describe_failure(rule.id, rule.grade, outcome, replay=replay)
+    fails = rule.grade is Grade.MUST or run.settings.strict
+    waiver = run.active_waiver(rule.id)
+    record(
+        "waived" if waiver else "failed" if fails else "non-strict",
+        message=message,
+        replay=replay,
+        counterexample=_as_data(outcome, rule.id),
+        waiver=waiver.as_dict() if waiver else None,
+    )
+    if waiver is not None:
+        pytest.xfail(f"{rule.id} waived until {waiver.expires}: {waiver.reason} ({waiver.issue})")
+    if fails:
+        raise ConformanceError(
+            rule.id, rule.grade, _violations(outcome, rule.id), message, replay
+        ) from None
+
+
+def _seeded_property(
+    run: OffloadRun,
+    rule_id: str,
+    strategy: SearchStrategy[tuple[Any, ...]],
+    prop: Callable[[tuple[Any, ...]], None],
+) -> Callable[[], None]:
+    """``prop`` as a Hypothesis test: the run's budget, the rule's seed, no explain phase."""
+    settings = hypothesis.settings(
+        max_examples=run.settings.max_examples,
+        deadline=None,
+        derandomize=False,
+        print_blob=False,
+        verbosity=Verbosity.quiet,
+        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
+        suppress_health_check=list(HealthCheck),
+    )
+    test: Callable[[], None] = hypothesis.seed(run.rule_seed(rule_id))(
+        settings(given(strategy)(prop))
+    )
+    return test
+
+
+def _first_broken(group: BaseExceptionGroup[BaseException]) -> _RuleBroken | None:
+    for exc in group.exceptions:
+        if isinstance(exc, _RuleBroken):
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            inner = _first_broken(exc)
+            if inner is not None:
+                return inner
+    return None
 
 
 def _as_data(outcome: ScenarioOutcome, rule_id: str) -> dict[str, Any]:
