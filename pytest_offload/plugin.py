@@ -8,6 +8,7 @@ bundled conformance suite (alone, or beside the paths given on the command line)
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import json
 import random
 from pathlib import Path
@@ -20,7 +21,7 @@ from pytest_offload.capabilities import CapabilityError, OffloadCapabilities
 from pytest_offload.certificate import build_certificate, write_report
 from pytest_offload.host import RecordingHost
 from pytest_offload.reporting import overall_verdict, write_summary
-from pytest_offload.rules import CATALOGUE, GROUPS
+from pytest_offload.rules import CATALOGUE
 from pytest_offload.runner import ScenarioOutcome, run_scenario
 from pytest_offload.settings import OPTIONS, SettingError, resolve
 from pytest_offload.suite._engine import PROPERTY_KEY, RUN_KEY, OffloadRun
@@ -125,12 +126,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if run is None:
         return
     config.stash[RUN_KEY] = run
-    groups = {r.group for r in run.rules}
-    suite = [str(SUITE_DIR / f"test_{group}.py") for group in GROUPS if group in groups]
+    # The suite directory, not its files, as the initial path: node IDs then read
+    # test_status.py::test_rule[INI-...] wherever the package is installed.
     if config.args_source is pytest.Config.ArgsSource.ARGS:
-        config.args = [*config.args, *suite]
+        config.args = [*config.args, str(SUITE_DIR)]
     else:
-        config.args = suite
+        config.args = [str(SUITE_DIR)]
     config.pluginmanager.register(OffloadSession(run), "offload-session")
 
 
@@ -140,6 +141,27 @@ class OffloadSession:
     def __init__(self, run: OffloadRun) -> None:
         self.run = run
         self.started = _now()
+
+    def _suite_module(self, path: Path) -> bool:
+        return path.parent == SUITE_DIR and path.name.startswith("test_") and path.suffix == ".py"
+
+    def pytest_ignore_collect(self, collection_path: Path, config: pytest.Config) -> bool | None:
+        """Skip the suite modules of groups with no selected rule."""
+        if self._suite_module(collection_path):
+            group = collection_path.stem.removeprefix("test_")
+            return group not in {r.group for r in self.run.rules}
+        return None
+
+    def pytest_collect_file(
+        self, file_path: Path, parent: pytest.Collector
+    ) -> pytest.Module | None:
+        """Collect the suite's modules even when ``python_files`` would not match them."""
+        if not self._suite_module(file_path):
+            return None
+        patterns = parent.config.getini("python_files")
+        if any(fnmatch.fnmatch(file_path.name, pattern) for pattern in patterns):
+            return None  # pytest's own collector takes it
+        return pytest.Module.from_parent(parent, path=file_path)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for key, value in report.user_properties:

@@ -342,3 +342,12 @@ def test_a_race_between_initiates_in_flight_is_caught(pytester: pytest.Pytester)
     result = run_suite(pytester, target, "--offload-rules=INI-CAPACITY")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*INI-CAPACITY (MUST) broken*", "*in flight together*"])
+
+
+def test_the_suite_is_collected_whatever_python_files_says(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\npython_files = check_*.py\n")
+    result = run_suite(
+        pytester, "reference_target", "--offload-rules=INI-NO-RAISE", "--collect-only", "-q"
+    )
+    result.stdout.fnmatch_lines(["test_completion.py::test_rule[[]INI-NO-RAISE[]]"])
+    assert sum("::test_rule[" in line for line in result.outlines) == 1
