@@ -10,7 +10,12 @@ from pytest_offload.tree import OffloadStateType, Role
 if TYPE_CHECKING:
     from pytest_offload.checker import CheckReport
 
-__all__ = ["draw_report"]
+__all__ = ["draw_report", "state_type_name"]
+
+
+def state_type_name(state_type: object) -> str:
+    """``NEIGHBOR``, ``IP4``, ... for known types; ``type 200`` for anything else."""
+    return _type_name(state_type)
 
 
 def _type_name(state_type: object) -> str:

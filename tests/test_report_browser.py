@@ -64,3 +64,5 @@ def test_the_report_renders_with_its_verdict_matrix(pytester: pytest.Pytester) -
     assert dom.count("<tr><td><code>INI-") == 3
     assert 'class="failed">failed</td>' in dom
     assert 'id="overall-verdict">NOT CONFORMANT<' in dom
+    assert '<table class="tree">' in dom  # the minimal tree, drawn
+    assert '<tr class="flagged">' in dom  # with the offending block marked

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, given
 from hypothesis.errors import Flaky
 
 from pytest_offload.aims import aim_for
+from pytest_offload.drawing import state_type_name
 from pytest_offload.rules import CATALOGUE, Grade
 from pytest_offload.runner import ScenarioOutcome, run_scenario
 from pytest_offload.status import format_status
@@ -256,7 +257,7 @@ def _as_data(outcome: ScenarioOutcome, rule_id: str) -> dict[str, Any]:
                     {
                         "path": snapshot.path(i),
                         "role": snapshot.roles[i].value,
-                        "state_type": repr(snapshot.image.host_fields[i][0]),
+                        "state_type": state_type_name(snapshot.image.host_fields[i][0]),
                         "observed": format_status(image.statuses[i]) if image else None,
                         "expected": expected[i] or None,
                     }
