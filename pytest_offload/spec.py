@@ -20,7 +20,6 @@ from pytest_offload.tree import (
     LAYERS,
     ContextSlot,
     OffloadBlockList,
-    OffloadStateType,
     Role,
     chain,
 )
@@ -84,15 +83,6 @@ class BlockSpec:
         """Blocks in this subtree, itself included."""
         return 1 + sum(d.count() for d in self.dependents)
 
-    def describe(self) -> str:
-        """A one-line description for tree drawings."""
-        try:
-            type_name = OffloadStateType(self.state_type).name
-        except ValueError:
-            type_name = f"type {self.state_type!r}"
-        ref = f" -> #{self.ref}" if self.ref is not None else ""
-        return f"{type_name} {self.role.value}{ref}"
-
 
 @dataclass(frozen=True, slots=True)
 class TreeSpec:
@@ -110,21 +100,6 @@ class TreeSpec:
 
     def __len__(self) -> int:
         return sum(r.count() for r in self.roots)
-
-    def linker_refs(self) -> dict[str, int]:
-        """For each layer, how many earlier objects the linkers need (highest index + 1)."""
-        need: dict[str, int] = {}
-
-        def visit(spec: BlockSpec, depth: int) -> None:
-            if spec.role is Role.LINKER and spec.ref is not None:
-                layer = LAYERS[min(depth, 2)]
-                need[layer] = max(need.get(layer, 0), spec.ref + 1)
-            for d in spec.dependents:
-                visit(d, depth + 1)
-
-        for r in self.roots:
-            visit(r, 0)
-        return need
 
 
 @dataclass(frozen=True, slots=True)
