@@ -46,8 +46,6 @@ def describe_failure(
         marker = "  <- here" if any(v.rule_id == rule_id for v in report.violations) else ""
         lines.append("")
         lines.append(f"{obs.label}: {len(obs.snapshot)} blocks{marker}")
-        if not report.expected:
-            report.expected = [""] * len(obs.snapshot)
         lines.extend("  " + line for line in draw_report(report).splitlines())
         for note in obs.notes:
             lines.append(f"  note: {note}")
