@@ -19,7 +19,7 @@ import hypothesis
 from hypothesis import HealthCheck, Phase, given
 
 import reference_target
-from pytest_offload import CATALOGUE, run_scenario
+from pytest_offload import CATALOGUE, InFlight, run_scenario
 from pytest_offload.aims import aim_for
 from pytest_offload.settings import BUDGETS
 
@@ -54,12 +54,14 @@ def generation_only_vs_full() -> tuple[float, float]:
         start = time.perf_counter()
         for rule in CATALOGUE:
 
-            def body(scenario: tuple[TreeSpec, ...]) -> None:
+            def body(scenario: tuple[TreeSpec | InFlight, ...]) -> None:
                 if run:  # noqa: B023 (read at call time, within this loop iteration)
                     run_scenario(reference_target.create_target, scenario)
                 else:
-                    for spec in scenario:
-                        spec.build(lambda layer, index: object())
+                    for step in scenario:
+                        trees = step.trees if isinstance(step, InFlight) else (step,)
+                        for spec in trees:
+                            spec.build(lambda layer, index: object())
 
             hypothesis.seed(SEED)(
                 hypothesis.settings(
