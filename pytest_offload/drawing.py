@@ -60,7 +60,7 @@ def draw_report(report: CheckReport, *, limit: int = 60) -> str:
         kind = (
             "placeholder"
             if role is Role.PLACEHOLDER
-            else (f"{_type_name(snapshot.image.host_fields[i][0])} {role.value}")
+            else (f"{_type_name(snapshot.image.state_types[i])} {role.value}")
         )
         observed = _short(image.statuses[i]) if image is not None else "(not completed)"
         want = expected[i]

@@ -72,7 +72,7 @@ def run_scenario(
     unknown = UnknownContext()
 
     def resolve(layer: str, index: int) -> object:
-        known = [e.context for e in checker.ledger.entries.values() if e.layer == layer]
+        known = checker.ledger.contexts(layer)
         return known[index % len(known)] if known else unknown
 
     def build(step: TreeSpec | OffloadBlockList) -> OffloadBlockList:

@@ -7,6 +7,8 @@ it); it judges the blocks it recorded at hand-over, in depth-first breadth-next 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from pytest_offload.tree import OffloadBlockList, Role, iter_depth_first, layer_name
@@ -14,7 +16,15 @@ from pytest_offload.tree import OffloadBlockList, Role, iter_depth_first, layer_
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["NO_SLOT", "TreeImage", "TreeSnapshot", "capture", "take_snapshot"]
+__all__ = [
+    "HOST_FIELD_NAMES",
+    "NO_SLOT",
+    "TARGET_FIELD_NAMES",
+    "TreeImage",
+    "TreeSnapshot",
+    "capture",
+    "take_snapshot",
+]
 
 
 class _NoSlot:
@@ -34,56 +44,7 @@ def _frozen(value: object) -> object:
     return tuple(value) if type(value) is list else value
 
 
-@dataclass(frozen=True, slots=True)
-class TreeImage:
-    """Every field of every recorded block at one moment, by position.
-
-    ``host_fields`` holds what the target may never change; ``statuses``, ``slot_values``
-    and ``target_fields`` what it may write before completing; ``nbl_statuses`` the
-    statuses of each block's send-data NBLs (only blocks that have a chain).
-    """
-
-    statuses: list[object]
-    slot_values: list[object]
-    target_fields: list[tuple[object, object]]
-    host_fields: list[tuple[object, ...]]
-    nbl_statuses: dict[int, tuple[object, ...]]
-
-
-def capture(blocks: Sequence[OffloadBlockList]) -> TreeImage:
-    """Copy the fields of ``blocks`` as they are now. Never raises on odd field values."""
-    statuses: list[object] = []
-    slot_values: list[object] = []
-    target_fields: list[tuple[object, object]] = []
-    host_fields: list[tuple[object, ...]] = []
-    nbl_statuses: dict[int, tuple[object, ...]] = {}
-    for position, block in enumerate(blocks):
-        slot = block.miniport_offload_context
-        statuses.append(block.status)
-        slot_values.append(getattr(slot, "value", NO_SLOT) if slot is not None else NO_SLOT)
-        target_fields.append((_frozen(block.miniport_reserved), _frozen(block.scratch)))
-        chain = block.net_buffer_list_chain
-        host_fields.append(
-            (
-                block.state_type,
-                block.next_block,
-                block.dependent_block_list,
-                block.state,
-                slot,
-                block.ndis_offload_handle,
-                _frozen(block.protocol_reserved),
-                _frozen(block.im_reserved),
-                block.source_handle,
-                block.port_number,
-                chain,
-            )
-        )
-        if chain:
-            nbl_statuses[position] = tuple(getattr(nbl, "status", None) for nbl in chain)
-    return TreeImage(statuses, slot_values, target_fields, host_fields, nbl_statuses)
-
-
-#: Names of the entries of ``TreeImage.host_fields``, for reports.
+#: Names of the host-owned fields, in the order of ``TreeImage.host_columns``.
 HOST_FIELD_NAMES = (
     "state_type",
     "next_block",
@@ -97,6 +58,95 @@ HOST_FIELD_NAMES = (
     "port_number",
     "net_buffer_list_chain",
 )
+#: Names of the fields the target may use as scratch space, in ``target_columns`` order.
+TARGET_FIELD_NAMES = ("miniport_reserved", "scratch")
+_ARRAYS = frozenset({"protocol_reserved", "im_reserved", "miniport_reserved", "scratch"})
+_GETTERS = {name: attrgetter(name) for name in (*HOST_FIELD_NAMES, *TARGET_FIELD_NAMES)}
+_get_status = attrgetter("status")
+#: Copies of reserved arrays that hold common contents are shared, so that comparing two
+#: images finds an untouched array by identity instead of element by element.
+_INTERNED: dict[object, object] = {(None, None): (None, None), (None,): (None,), (): ()}
+
+
+def _column(blocks: Sequence[OffloadBlockList], name: str) -> list[object]:
+    values = list(map(_GETTERS[name], blocks))
+    if name not in _ARRAYS:
+        return values
+    if set(map(type, values)) == {list}:
+        frozen: list[object] = list(map(tuple, values))
+    else:
+        frozen = list(map(_frozen, values))
+    try:
+        return list(map(_INTERNED.get, frozen, frozen))
+    except TypeError:  # an unhashable value written into an array: keep the copies
+        return frozen
+
+
+def _nbl_statuses(chain: object) -> tuple[object, ...]:
+    try:
+        return tuple(getattr(nbl, "status", None) for nbl in chain)  # type: ignore[attr-defined]
+    except TypeError:  # a chain replaced by something that is not a sequence
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class TreeImage:
+    """Every field of every recorded block at one moment, one column per field.
+
+    ``host_columns`` holds what the target may never change (in ``HOST_FIELD_NAMES``
+    order); ``statuses``, ``slot_values`` and ``target_columns`` what it may write before
+    completing; ``nbl_statuses`` the statuses of each block's send-data NBLs (only blocks
+    that have a chain). Columns keep a field of all blocks side by side, so two images
+    compare with one C-level list comparison per field.
+    """
+
+    statuses: list[object]
+    slot_values: list[object]
+    target_columns: tuple[list[object], ...]
+    host_columns: tuple[list[object], ...]
+    nbl_statuses: dict[int, tuple[object, ...]]
+
+    @property
+    def state_types(self) -> list[object]:
+        """The ``state_type`` of every block."""
+        return self.host_columns[0]
+
+    @property
+    def states(self) -> list[object]:
+        """The state object of every block (``None`` for placeholders and linkers)."""
+        return self.host_columns[3]
+
+    @property
+    def chains(self) -> list[object]:
+        """The ``net_buffer_list_chain`` of every block."""
+        return self.host_columns[10]
+
+    def host_fields(self, position: int) -> tuple[object, ...]:
+        """The host-owned fields of one block, in ``HOST_FIELD_NAMES`` order."""
+        return tuple(column[position] for column in self.host_columns)
+
+    def target_fields(self, position: int) -> tuple[object, ...]:
+        """``miniport_reserved`` and ``scratch`` of one block."""
+        return tuple(column[position] for column in self.target_columns)
+
+
+def capture(blocks: Sequence[OffloadBlockList]) -> TreeImage:
+    """Copy the fields of ``blocks`` as they are now. Never raises on odd field values."""
+    statuses = list(map(_get_status, blocks))
+    slots = list(map(_GETTERS["miniport_offload_context"], blocks))
+    # A placeholder's slot (None), or anything else without a value, reads as NO_SLOT.
+    slot_values = list(map(getattr, slots, repeat("value"), repeat(NO_SLOT)))
+    host_columns = tuple(
+        slots if name == "miniport_offload_context" else _column(blocks, name)
+        for name in HOST_FIELD_NAMES
+    )
+    target_columns = tuple(_column(blocks, name) for name in TARGET_FIELD_NAMES)
+    chains = host_columns[10]
+    nbl_statuses = {
+        position: _nbl_statuses(chains[position])
+        for position in compress(range(len(chains)), chains)
+    }
+    return TreeImage(statuses, slot_values, target_columns, host_columns, nbl_statuses)
 
 
 @dataclass(frozen=True, slots=True)

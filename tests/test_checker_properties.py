@@ -174,5 +174,5 @@ def test_capture_copies_reserved_arrays() -> None:
     tree = chain3()
     snap = take_snapshot(tree)
     tree.miniport_reserved[0] = "x"
-    assert capture(snap.blocks).target_fields[0] != snap.image.target_fields[0]
+    assert capture(snap.blocks).target_fields(0) != snap.image.target_fields(0)
     assert snap.roles[0] is Role.NEW_OFFLOAD

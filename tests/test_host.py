@@ -56,7 +56,7 @@ def test_completion_from_a_worker_thread_and_late_writes_are_seen() -> None:
     assert completion.thread_name == "vendor-worker"
     assert obs.completion_image is not None
     assert obs.final_image is not None
-    assert obs.completion_image.target_fields[0] != obs.final_image.target_fields[0]
+    assert obs.completion_image.target_fields(0) != obs.final_image.target_fields(0)
 
 
 def test_a_completion_with_a_foreign_root_is_charged_to_the_waiting_initiate() -> None:

@@ -7,18 +7,24 @@ role, status and layer with C-level passes (``map``, ``compress``, ``list.count`
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from itertools import compress, repeat
-from operator import eq, itemgetter, not_
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from operator import and_, eq, is_not, ne, not_
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pytest_offload.snapshot import NO_SLOT
 from pytest_offload.status import FAILURE_CODES, INITIATE_CODES, OFFLOADED_CODES, NdisStatus
-from pytest_offload.tree import LAYER_TYPES, LAYERS, STATE_CLASSES, Role, layer_name
+from pytest_offload.tree import (
+    LAYER_TYPES,
+    LAYERS,
+    STATE_CLASSES,
+    OffloadStateType,
+    Role,
+    layer_name,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from pytest_offload.capabilities import OffloadCapabilities
     from pytest_offload.observation import Observation
     from pytest_offload.snapshot import TreeSnapshot
@@ -33,11 +39,13 @@ _PLAIN = (int, str, bytes)
 _NoSlotType = type(NO_SLOT)
 #: Layer of each combined state type.
 _TYPE_LAYER: dict[int, str] = {int(t): layer for layer, ts in LAYER_TYPES.items() for t in ts}
-#: (depth, state_type) pairs of a well-formed new offload or linker.
-_GOOD_PAIRS = frozenset(
-    (depth, int(t)) for depth, layer in enumerate(LAYERS) for t in LAYER_TYPES[layer]
-)
-_GOOD_STATES = frozenset((int(t), cls) for t, cls in STATE_CLASSES.items())
+#: Depth (layer index) of each known state type, and the state class a new offload needs.
+_TYPE_DEPTH: dict[int, int] = {
+    int(t): depth for depth, layer in enumerate(LAYERS) for t in LAYER_TYPES[layer]
+}
+_CLASS_OF_TYPE: dict[int, type] = {int(t): cls for t, cls in STATE_CLASSES.items()}
+_TYPE_TYPES = frozenset({int, OffloadStateType})
+_TCP_DEPTH = LAYERS.index("tcp")
 
 
 def context_key(value: object) -> Any:
@@ -51,9 +59,11 @@ def context_key(value: object) -> Any:
     return id(value)
 
 
-def positions_of(values: list[Any], value: object) -> list[int]:
-    """Positions where ``values`` holds ``value``, found with C-level scans."""
-    count = values.count(value)
+def positions_of(values: list[Any], value: object, count: int | None = None) -> list[int]:
+    """Positions where ``values`` holds ``value`` (``count`` times, if known), found with
+    C-level scans."""
+    if count is None:
+        count = values.count(value)
     if count == 0:
         return []
     if count * 16 > len(values):
@@ -88,32 +98,89 @@ class TargetLedger:
 
     v1 has no terminate, so objects only accumulate. Cross-request rules (INI-CONTEXT-UNIQUE,
     INI-CAPACITY, INI-ENTRIES-CAUSE, INI-LINKER-STATUS) read it; the checker records each
-    judged batch into it.
+    judged batch into it. Objects are kept in flat columns (context, layer, position,
+    initiate) indexed by a serial number, so recording tens of thousands of objects is a
+    few C-level list extensions, not an allocation per object.
     """
 
-    entries: dict[Any, LedgerEntry] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=lambda: {"neighbor": 0, "path": 0, "tcp": 0})
     initiates: int = 0
+    #: Context key -> serial of the first object offloaded with that context.
+    serials: dict[Any, int] = field(default_factory=dict)
+    _contexts: list[object] = field(default_factory=list)
+    _layers: list[str] = field(default_factory=list)
+    _positions: list[int] = field(default_factory=list)
+    _sources: list[int] = field(default_factory=list)
+    _initiates: list[tuple[TreeSnapshot, str]] = field(default_factory=list)
 
     @property
     def fresh(self) -> bool:
         """True while the target has offloaded nothing and judged no initiate."""
-        return self.initiates == 0 and not self.entries
+        return self.initiates == 0 and not self.serials
+
+    def __len__(self) -> int:
+        return len(self.serials)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.serials
+
+    def entry(self, key: object) -> LedgerEntry | None:
+        """The object recorded under context ``key``, or ``None``."""
+        serial = self.serials.get(key)
+        if serial is None:
+            return None
+        snapshot, label = self._initiates[self._sources[serial]]
+        return LedgerEntry(
+            self._contexts[serial], self._layers[serial], snapshot, self._positions[serial], label
+        )
+
+    @property
+    def entries(self) -> dict[Any, LedgerEntry]:
+        """Every recorded object by context key, in the order they were offloaded (built
+        on demand: for reports and slow paths)."""
+        out: dict[Any, LedgerEntry] = {}
+        for key in self.serials:
+            entry = self.entry(key)
+            assert entry is not None
+            out[key] = entry
+        return out
+
+    def contexts(self, layer: str) -> list[object]:
+        """The contexts of the recorded objects of ``layer``, in the order offloaded."""
+        layers = self._layers
+        return [self._contexts[s] for s in self.serials.values() if layers[s] == layer]
 
     def record(self, facts: InitiateFacts) -> None:
-        """Add every object ``facts`` shows offloaded."""
+        """Add every object ``facts`` shows offloaded (the first object of a context wins)."""
         self.initiates += 1
-        label = facts.observation.label
-        snapshot = facts.snapshot
+        layers = facts.offloaded_layers
         for name in LAYERS:
-            self.counts[name] += facts.offloaded_layers.count(name)
-        entries = self.entries
-        slot_values, new_layer = facts.slot_values, facts.new_layer
-        for position, key in zip(facts.new_offloaded, facts.context_keys(), strict=True):
-            layer = new_layer[position]
-            if key is None or layer is None or key in entries:
-                continue
-            entries[key] = LedgerEntry(slot_values[position], layer, snapshot, position, label)
+            self.counts[name] += layers.count(name)
+        keys = facts.context_keys()
+        positions = facts.new_offloaded
+        values = facts.new_offloaded_slots()
+        keep = list(map(and_, map(is_not, keys, repeat(None)), map(is_not, layers, repeat(None))))
+        if keep.count(True) != len(keep):
+            keys = list(compress(keys, keep))
+            positions = list(compress(positions, keep))
+            values = list(compress(values, keep))
+            layers = list(compress(layers, keep))
+        start = len(self._contexts)
+        fresh = dict(zip(keys, range(start, start + len(keys)), strict=True))
+        if len(fresh) != len(keys):  # a context repeated within this initiate: first wins
+            fresh = {}
+            for serial, key in enumerate(keys, start):
+                fresh.setdefault(key, serial)
+        known = self.serials
+        if not known.keys().isdisjoint(fresh):
+            for key in fresh.keys() & known.keys():
+                del fresh[key]
+        known.update(fresh)
+        self._contexts.extend(values)
+        self._layers.extend(layers)  # type: ignore[arg-type]
+        self._positions.extend(positions)
+        self._sources.extend(repeat(len(self._initiates), len(keys)))
+        self._initiates.append((facts.snapshot, facts.observation.label))
 
 
 def _code(value: object) -> int | None:
@@ -124,7 +191,12 @@ def _code(value: object) -> int | None:
 
 
 class InitiateFacts:
-    """Derived views of one observation, each computed at most once."""
+    """Derived views of one observation, each computed at most once.
+
+    Everything proportional to the tree is computed with C-level passes (``map``,
+    ``compress``, ``list.count``, set and dict construction); Python-level loops run only
+    over blocks a rule has already found suspicious, or over the few blocks of one role.
+    """
 
     def __init__(self, observation: Observation, batch: BatchFacts) -> None:
         self.observation = observation
@@ -137,16 +209,18 @@ class InitiateFacts:
         image = observation.completion_image
         raw: list[object] = image.statuses if image is not None else [None] * n
         self.raw_statuses = raw
-        if all(map(_INT_TYPES.__contains__, map(type, raw))):
+        if set(map(type, raw)) <= _INT_TYPES:
             self.codes: list[int | None] = raw  # type: ignore[assignment]
         else:
             self.codes = [_code(s) for s in raw]
+        #: How many blocks carry each code (``None`` counts statuses that are not ints).
+        self.code_counts: Counter[int | None] = Counter(self.codes)
         self.slot_values: list[object] = (
             image.slot_values if image is not None else snapshot.image.slot_values
         )
         self.offloaded: list[bool] = list(map(_OFFLOADED.__contains__, self.codes))
         self.failed: list[bool] = list(map(_FAILED.__contains__, self.codes))
-        self.state_types: list[object] = list(map(itemgetter(0), snapshot.image.host_fields))
+        self.state_types: list[object] = snapshot.image.state_types
         by_role = snapshot.by_role
         self.new_positions = by_role[Role.NEW_OFFLOAD]
         self.linkers = by_role[Role.LINKER]
@@ -165,17 +239,29 @@ class InitiateFacts:
         self.new_offloaded: list[int] = list(
             compress(self.new_positions, map(offloaded.__getitem__, self.new_positions))
         )
-        self.offloaded_layers: list[str | None] = [self.new_layer[i] for i in self.new_offloaded]
+        self.offloaded_layers: list[str | None] = list(
+            map(self.new_layer.__getitem__, self.new_offloaded)
+        )
         self._malformed: dict[int, str] | None = None
         self._malformed_ancestor: list[int] | None = None
         self._failed_ancestor: list[int] | None = None
+        self._abandoned: list[int] | None = None
         self._buckets: dict[object, list[int]] = {}
         self._context_keys: list[Any] | None = None
+        self._new_offloaded_slots: list[object] | None = None
+        self._internal: list[int] | None = None
+        self._parents_of_not_offloaded: set[int] | None = None
+
+    def new_offloaded_slots(self) -> list[object]:
+        """The context slot value of each block of ``new_offloaded``."""
+        if self._new_offloaded_slots is None:
+            self._new_offloaded_slots = list(map(self.slot_values.__getitem__, self.new_offloaded))
+        return self._new_offloaded_slots
 
     def context_keys(self) -> list[Any]:
         """The context key of each block of ``new_offloaded`` (``None`` where no context)."""
         if self._context_keys is None:
-            values = list(map(self.slot_values.__getitem__, self.new_offloaded))
+            values = self.new_offloaded_slots()
             types = set(map(type, values))
             if types.isdisjoint(_PLAIN) and _NoSlotType not in types and type(None) not in types:
                 self._context_keys = list(map(id, values))  # the common case: objects
@@ -191,13 +277,41 @@ class InitiateFacts:
         """Positions whose status is ``code`` (memoised)."""
         found = self._buckets.get(code)
         if found is None:
-            found = self._buckets[code] = positions_of(self.codes, code)
+            count = self.code_counts.get(code, 0)
+            found = self._buckets[code] = positions_of(self.codes, code, count) if count else []
         return found
 
     def not_allowed(self) -> list[int]:
         """Positions whose status is neither an initiate code nor PENDING."""
-        allowed = map(_ALLOWED_OR_PENDING.__contains__, self.codes)
-        return list(compress(range(self.n), map(not_, allowed)))
+        bad = [c for c in self.code_counts if c not in _ALLOWED_OR_PENDING]
+        if not bad:
+            return []
+        return sorted(i for code in bad for i in self.with_code(code))  # type: ignore[arg-type]
+
+    @property
+    def internal(self) -> list[int]:
+        """Positions of the blocks that have immediate dependents."""
+        if self._internal is None:
+            self._internal = list(compress(range(self.n), self.snapshot.dependents))
+        return self._internal
+
+    @property
+    def parents_of_not_offloaded(self) -> set[int]:
+        """Blocks with at least one immediate dependent that is not offloaded."""
+        if self._parents_of_not_offloaded is None:
+            not_offloaded = map(not_, self.offloaded)
+            found = set(compress(self.snapshot.parents, not_offloaded))
+            found.discard(-1)
+            self._parents_of_not_offloaded = found
+        return self._parents_of_not_offloaded
+
+    def first_not_offloaded(self, position: int) -> int | None:
+        """The first immediate dependent of ``position`` that is not offloaded, if any."""
+        offloaded = self.offloaded
+        for child in self.snapshot.dependents[position]:
+            if not offloaded[child]:
+                return child
+        return None
 
     # -- structure ---------------------------------------------------------------------
 
@@ -220,31 +334,35 @@ class InitiateFacts:
     def _suspects(self) -> set[int]:
         """Non-placeholder blocks that may be malformed; a superset, found with fast scans."""
         snapshot = self.snapshot
+        n = self.n
         depths, types, roles = snapshot.depths, self.state_types, snapshot.roles
-        pairs = zip(depths, types, strict=True)
-        suspects: set[int] = set()
-        try:
-            suspects.update(
-                compress(range(self.n), map(not_, map(_GOOD_PAIRS.__contains__, pairs)))
-            )
-        except TypeError:  # an unhashable state_type: judge every block the slow way
-            suspects.update(range(self.n))
-        deep = snapshot.dependents
-        with_dependents = compress(range(self.n), map(bool, deep))
-        suspects.update(i for i in with_dependents if depths[i] == 2)
         new = self.new_positions
-        fields = snapshot.image.host_fields
-        at = cast("Callable[[int], Any]", fields.__getitem__)
-        state_classes = map(type, map(itemgetter(3), map(at, new)))
-        type_at = cast("Callable[[int], Any]", types.__getitem__)
-        pairs = zip(map(type_at, new), state_classes, strict=True)
+        suspects: set[int] = set()
+        if not set(map(type, types)) <= _TYPE_TYPES:
+            suspects.update(
+                compress(range(n), map(not_, map(_TYPE_TYPES.__contains__, map(type, types))))
+            )
         try:
-            suspects.update(compress(new, map(not_, map(_GOOD_STATES.__contains__, pairs))))
-        except TypeError:  # an unhashable state_type: judge every new offload the slow way
-            suspects.update(new)
+            # Each known type names one layer; a block's layer is its depth.
+            type_depth = list(map(_TYPE_DEPTH.get, types))  # type: ignore[arg-type]
+            new_types = map(types.__getitem__, new)
+            expected_classes = list(map(_CLASS_OF_TYPE.get, new_types))  # type: ignore[arg-type]
+        except TypeError:  # an unhashable state_type: judge every block the slow way
+            suspects.update(range(n))
+        else:
+            if type_depth != depths:
+                suspects.update(compress(range(n), map(ne, type_depth, depths)))
+            classes = list(map(type, map(snapshot.image.states.__getitem__, new)))
+            if classes != expected_classes:
+                suspects.update(compress(new, map(is_not, classes, expected_classes)))
+        if n and max(depths) >= _TCP_DEPTH + 1:  # TCP-layer blocks with dependents
+            below_tcp = compress(snapshot.parents, map(eq, depths, repeat(_TCP_DEPTH + 1)))
+            suspects.update(below_tcp)
+        deep = snapshot.dependents
         for p in self.placeholders:
             suspects.update(deep[p])
-        return {i for i in suspects if roles[i] is not Role.PLACEHOLDER}
+        placeholder = Role.PLACEHOLDER
+        return {i for i in suspects if roles[i] is not placeholder}
 
     def _compute_malformed(self) -> None:
         snapshot = self.snapshot
@@ -264,6 +382,22 @@ class InitiateFacts:
         self._malformed = offending
         self._malformed_ancestor = inherited
 
+    def _abandoning(self) -> list[int]:
+        """Failed blocks with dependents whose failure abandons their subtree."""
+        snapshot = self.snapshot
+        roles = snapshot.roles
+        known = self.batch.ledger
+        slots = snapshot.image.slot_values
+        internal = self.internal
+        out: list[int] = []
+        for i in compress(internal, map(self.failed.__getitem__, internal)):
+            role = roles[i]
+            if role is Role.NEW_OFFLOAD or (
+                role is Role.LINKER and context_key(slots[i]) not in known
+            ):
+                out.append(i)
+        return out
+
     @property
     def failed_ancestor(self) -> list[int]:
         """For each block, the nearest ancestor whose failure abandons its subtree, else -1.
@@ -274,32 +408,29 @@ class InitiateFacts:
         placeholder wrongly marked failed is INI-PLACEHOLDER-SUCCESS's finding only.
         """
         if self._failed_ancestor is None:
-            snapshot = self.snapshot
-            roles, ends, deps = snapshot.roles, snapshot.subtree_end, snapshot.dependents
-            known = self.batch.ledger.entries
-            slots = snapshot.image.slot_values
+            ends = self.snapshot.subtree_end
             out = [-1] * self.n
             # Subtrees are contiguous; filling outer ones first lets inner ones overwrite,
             # which leaves each block with its nearest abandoning ancestor.
-            for i in compress(range(self.n), self.failed):
-                if not deps[i]:
-                    continue
-                role = roles[i]
-                if role is Role.NEW_OFFLOAD or (
-                    role is Role.LINKER and context_key(slots[i]) not in known
-                ):
-                    out[i + 1 : ends[i]] = [i] * (ends[i] - i - 1)
+            for i in self._abandoning():
+                out[i + 1 : ends[i]] = [i] * (ends[i] - i - 1)
             self._failed_ancestor = out
         return self._failed_ancestor
 
     def abandoned(self) -> list[int]:
-        """Non-placeholder blocks under an abandoning failed ancestor."""
-        ancestor, roles = self.failed_ancestor, self.snapshot.roles
-        return [
-            i
-            for i in compress(range(self.n), map((-1).__ne__, ancestor))
-            if roles[i] is not Role.PLACEHOLDER
-        ]
+        """Non-placeholder blocks under an abandoning failed ancestor (memoised)."""
+        if self._abandoned is None:
+            ends, roles = self.snapshot.subtree_end, self.snapshot.roles
+            found: list[int] = []
+            covered_until = -1
+            for i in self._abandoning():  # in depth-first order: outer subtrees first
+                if i < covered_until:
+                    continue
+                found.extend(range(i + 1, ends[i]))
+                covered_until = ends[i]
+            placeholder = Role.PLACEHOLDER
+            self._abandoned = [i for i in found if roles[i] is not placeholder]
+        return self._abandoned
 
 
 def _malformed_reason(  # noqa: PLR0917 (a private helper fed from one loop)
@@ -314,8 +445,7 @@ def _malformed_reason(  # noqa: PLR0917 (a private helper fed from one loop)
         return f"a {role.value} block past the TCP layer (TCP blocks have no dependents)"
     if depth == 2 and snapshot.dependents[i]:
         return "a TCP-layer block with dependents (DependentBlockList must be NULL)"
-    fields = snapshot.image.host_fields[i]
-    state_type, state = fields[0], fields[3]
+    state_type, state = snapshot.image.state_types[i], snapshot.image.states[i]
     allowed = LAYER_TYPES[layer]
     if not (isinstance(state_type, int) and state_type in allowed):
         names = "/".join(f"{int(t)}" for t in sorted(allowed))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from bisect import bisect_right
+from itertools import compress, repeat
+from operator import eq
 from typing import TYPE_CHECKING
 
 from pytest_offload.rules._base import Grade, RuleOutcome, rule
@@ -12,7 +14,7 @@ from pytest_offload.state import (
     TcpConnectionState,
     TcpOffloadState,
 )
-from pytest_offload.status import NdisStatus, format_status
+from pytest_offload.status import FAILURE_CODES, NdisStatus, format_status
 from pytest_offload.tree import OffloadStateType, Role
 
 if TYPE_CHECKING:
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 MUST, SHOULD = Grade.MUST, Grade.SHOULD
 GROUP = "capability"
 S = NdisStatus
+FAILED_CODES = frozenset(int(c) for c in FAILURE_CODES)
 
 
 def _capacities(caps: OffloadCapabilities) -> list[tuple[str, str, int]]:
@@ -87,15 +90,17 @@ def entries_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
     for code, layer in _ENTRIES.items():
         if layer not in caps:
             continue
-        claims = [i for i in facts.with_code(int(code)) if new_layer[i] == layer]
-        if not claims:
+        blocks = facts.with_code(int(code))
+        layers = list(map(new_layer.__getitem__, blocks))
+        claimed = layers.count(layer)
+        if not claimed:
             continue
-        out.hit(len(claims))
+        out.hit(claimed)
         name, cap = caps[layer]
         total = batch.ledger.counts[layer] + batch.offloaded_in_batch(layer)
         if total >= cap:
             continue
-        for i in claims:
+        for i in compress(blocks, map(eq, layers, repeat(layer))):
             out.violate(
                 i,
                 f"{format_status(code)} with {total} {layer} objects offloaded",
@@ -111,9 +116,9 @@ def _benign_chain(facts: InitiateFacts) -> bool:
     if any(role is not Role.NEW_OFFLOAD for role in snapshot.roles):
         return False
     caps = facts.capabilities
-    fields = snapshot.image.host_fields
-    neighbor, path, tcp = (f[3] for f in fields)
-    path_type = fields[1][0]
+    image = snapshot.image
+    neighbor, path, tcp = image.states
+    path_type = image.state_types[1]
     if not (
         isinstance(neighbor, NeighborOffloadState)
         and isinstance(path, PathOffloadState)
@@ -129,7 +134,7 @@ def _benign_chain(facts: InitiateFacts) -> bool:
         and tcp.cached.initial_rcv_wnd <= caps.max_initial_rcv_wnd
         and tcp.delegated.state == TcpConnectionState.ESTABLISHED
         and not tcp.delegated.buffered_data
-        and not fields[2][10]
+        and not image.chains[2]
         and caps.tcp_connection_offload_capacity >= 1
         and (caps.neighbor_capacity is None or caps.neighbor_capacity >= 1)
         and (caps.path_capacity is None or caps.path_capacity >= 1)
@@ -170,22 +175,25 @@ def depth_first(facts: InitiateFacts, out: RuleOutcome) -> None:
     if len(facts.batch.initiates) != 1 or not facts.completed or facts.malformed:
         return
     new_layer = facts.new_layer
-    refused = [i for i in facts.with_code(int(S.OFFLOAD_TCP_ENTRIES)) if new_layer[i] == "tcp"]
+    blocks = facts.with_code(int(S.OFFLOAD_TCP_ENTRIES))
+    layers = list(map(new_layer.__getitem__, blocks))
+    refused = layers.count("tcp")
     if not refused:
         return
     # Any other failure means another limit was hit too: the rule does not apply.
-    if facts.failed.count(True) != len(refused):
+    failures = sum(count for code, count in facts.code_counts.items() if code in FAILED_CODES)
+    if failures != refused:
         return
     out.hit()
-    first_refused = refused[0]
-    offloaded = facts.offloaded
-    for i in facts.new_offloaded[bisect_right(facts.new_offloaded, first_refused) :]:
-        if new_layer[i] == "tcp" and offloaded[i]:
-            out.violate(
-                i,
-                f"{format_status(facts.raw_statuses[i])} after "
-                f"{facts.snapshot.path(first_refused)} got OFFLOAD_TCP_ENTRIES",
-                "OFFLOAD_TCP_ENTRIES: capacity goes to the first TCP blocks in depth-first, "
-                "breadth-next order",
-            )
-            break
+    first_refused = blocks[layers.index("tcp")]
+    later = facts.new_offloaded[bisect_right(facts.new_offloaded, first_refused) :]
+    later_layers = list(map(new_layer.__getitem__, later))
+    if "tcp" in later_layers:  # every block of new_offloaded is offloaded
+        i = later[later_layers.index("tcp")]
+        out.violate(
+            i,
+            f"{format_status(facts.raw_statuses[i])} after "
+            f"{facts.snapshot.path(first_refused)} got OFFLOAD_TCP_ENTRIES",
+            "OFFLOAD_TCP_ENTRIES: capacity goes to the first TCP blocks in depth-first, "
+            "breadth-next order",
+        )

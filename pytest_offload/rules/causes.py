@@ -23,7 +23,7 @@ def _blocks_with(facts: InitiateFacts, code: int) -> list[int]:
 
 
 def _state(facts: InitiateFacts, position: int) -> object:
-    return facts.snapshot.image.host_fields[position][3]
+    return facts.snapshot.image.states[position]
 
 
 @rule(
@@ -48,6 +48,9 @@ def code_layer(facts: InitiateFacts, out: RuleOutcome) -> None:
             continue
         out.hit(len(blocks))
         depth = LAYERS.index(wanted)
+        at_depth = list(map(depths.__getitem__, blocks)).count(depth)
+        if at_depth == len(blocks) and list(map(roles.__getitem__, blocks)).count(new) == at_depth:
+            continue  # every block with this code is a new offload of its layer
         for i in [i for i in blocks if roles[i] is not new or depths[i] != depth]:
             here = layer_name(depths[i])
             out.violate(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from operator import is_
+from itertools import compress, starmap
+from operator import is_, is_not
 from typing import TYPE_CHECKING
 
 from pytest_offload.rules._base import Grade, RuleOutcome, rule
@@ -11,7 +12,6 @@ from pytest_offload.status import NdisStatus
 
 if TYPE_CHECKING:
     from pytest_offload.rules._facts import InitiateFacts
-    from pytest_offload.snapshot import TreeImage
 
 MUST, SHOULD = Grade.MUST, Grade.SHOULD
 GROUP = "completion"
@@ -98,16 +98,38 @@ def status_written(facts: InitiateFacts, out: RuleOutcome) -> None:
         )
 
 
-def _changed_fields(before: tuple[object, ...], after: tuple[object, ...]) -> list[str]:
-    names: list[str] = []
-    for name, old, new in zip(HOST_FIELD_NAMES, before, after, strict=True):
-        try:
-            same = old is new or old == new
-        except Exception:  # a target-written object may have a hostile __eq__
-            same = False
-        if not same:
-            names.append(name)
-    return names
+def _same(old: object, new: object) -> bool:
+    try:
+        return old is new or bool(old == new)
+    except Exception:  # a target-written object may have a hostile __eq__
+        return False
+
+
+def _differing(first: list[object], later: list[object]) -> list[int]:
+    """Positions where two columns differ (identity or equality), found at C speed when
+    they are equal, which is the common case."""
+    if first is later:
+        return []
+    try:
+        if first == later:
+            return []
+    except Exception:  # a hostile __eq__: compare one by one below
+        pass
+    return [
+        i for i, (old, new) in enumerate(zip(first, later, strict=True)) if not _same(old, new)
+    ]
+
+
+def _changes(
+    names: tuple[str, ...],
+    first: tuple[list[object], ...],
+    later: tuple[list[object], ...],
+    into: dict[int, list[str]],
+) -> None:
+    """Add, for each position, the names of the columns that differ there."""
+    for name, old, new in zip(names, first, later, strict=True):
+        for i in _differing(old, new):
+            into.setdefault(i, []).append(name)
 
 
 @rule(
@@ -126,11 +148,11 @@ def host_fields_intact(facts: InitiateFacts, out: RuleOutcome) -> None:
         return
     out.hit()
     before = facts.snapshot.image
-    if before.host_fields != image.host_fields:
-        for i, (old, new) in enumerate(zip(before.host_fields, image.host_fields, strict=True)):
-            if old != new:
-                changed = ", ".join(_changed_fields(old, new))
-                out.violate(i, f"changed {changed}", "host-owned fields left as handed over")
+    changed: dict[int, list[str]] = {}
+    _changes(HOST_FIELD_NAMES, before.host_columns, image.host_columns, changed)
+    for i in sorted(changed):
+        names = ", ".join(changed[i])
+        out.violate(i, f"changed {names}", "host-owned fields left as handed over")
     for i in facts.linkers:
         was, now = before.slot_values[i], image.slot_values[i]
         if was is not now:
@@ -139,19 +161,6 @@ def host_fields_intact(facts: InitiateFacts, out: RuleOutcome) -> None:
                 f"linker slot value changed from {was!r} to {now!r}",
                 "a linker's context slot left untouched",
             )
-
-
-def _image_differences(first: TreeImage, later: TreeImage, position: int) -> list[str]:
-    names: list[str] = []
-    if first.statuses[position] is not later.statuses[position]:
-        names.append("status")
-    if first.slot_values[position] is not later.slot_values[position]:
-        names.append("context slot")
-    if first.target_fields[position] != later.target_fields[position]:
-        names.append("miniport_reserved/scratch")
-    if first.host_fields[position] != later.host_fields[position]:
-        names.extend(_changed_fields(first.host_fields[position], later.host_fields[position]))
-    return names
 
 
 @rule(
@@ -167,20 +176,23 @@ def no_touch_after_complete(facts: InitiateFacts, out: RuleOutcome) -> None:
     if first is None or later is None:
         return
     out.hit()
-    if (
-        first.statuses == later.statuses
-        and first.target_fields == later.target_fields
-        and first.host_fields == later.host_fields
-        and all(map(is_, first.slot_values, later.slot_values))
-    ):
-        return
-    for i in range(facts.n):
-        changed = _image_differences(first, later, i)
-        if changed:
-            after = later.slot_values[i]
-            shown = "" if after is NO_SLOT else f"; status now {later.statuses[i]!r}"
-            out.violate(
-                i,
-                f"{', '.join(changed)} written after the completion{shown}",
-                "no write to the tree once initiate_offload_complete was called",
-            )
+    changed: dict[int, list[str]] = {}
+    for i in _differing(first.statuses, later.statuses):
+        changed.setdefault(i, []).append("status")
+    if not all(map(is_, first.slot_values, later.slot_values)):
+        pairs = zip(first.slot_values, later.slot_values, strict=True)
+        for i in compress(range(facts.n), starmap(is_not, pairs)):
+            changed.setdefault(i, []).append("context slot")
+    _changes(
+        ("miniport_reserved/scratch",) * 2, first.target_columns, later.target_columns, changed
+    )
+    _changes(HOST_FIELD_NAMES, first.host_columns, later.host_columns, changed)
+    for i in sorted(changed):
+        names = ", ".join(dict.fromkeys(changed[i]))
+        after = later.slot_values[i]
+        shown = "" if after is NO_SLOT else f"; status now {later.statuses[i]!r}"
+        out.violate(
+            i,
+            f"{names} written after the completion{shown}",
+            "no write to the tree once initiate_offload_complete was called",
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import compress, repeat
+from operator import is_, is_not, not_
 from typing import TYPE_CHECKING, Any
 
 from pytest_offload.rules._base import Grade, RuleOutcome, rule
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
 MUST = Grade.MUST
 GROUP = "context"
 SRC_CONTEXT = "domain.md 4.3 [C:storing-and-referencing-offloaded-state]"
+_EMPTY_SLOT_IDS = frozenset({id(None), id(NO_SLOT)})
 
 
 @rule(
@@ -27,8 +30,10 @@ SRC_CONTEXT = "domain.md 4.3 [C:storing-and-referencing-offloaded-state]"
 )
 def context_on_success(facts: InitiateFacts, out: RuleOutcome) -> None:
     out.hit(len(facts.new_offloaded))
-    slots = facts.slot_values
-    for i in [i for i in facts.new_offloaded if slots[i] is None]:
+    values = facts.new_offloaded_slots()
+    if not any(map(is_, values, repeat(None))):
+        return
+    for i in compress(facts.new_offloaded, map(is_, values, repeat(None))):
         out.violate(
             i,
             f"{format_status(facts.raw_statuses[i])} with the context slot still None",
@@ -46,9 +51,12 @@ def context_on_success(facts: InitiateFacts, out: RuleOutcome) -> None:
 def no_context_on_failure(facts: InitiateFacts, out: RuleOutcome) -> None:
     if not facts.completed:
         return
-    offloaded, slots = facts.offloaded, facts.slot_values
-    failed = [i for i in facts.new_positions if not offloaded[i]]
+    offloaded, slots, new = facts.offloaded, facts.slot_values, facts.new_positions
+    failed = list(compress(new, map(not_, map(offloaded.__getitem__, new))))
     out.hit(len(failed))
+    written = set(map(id, map(slots.__getitem__, failed)))
+    if written <= _EMPTY_SLOT_IDS:
+        return  # every failed new offload left its slot alone: decided at C speed
     for i in failed:
         value = slots[i]
         if value is not None and value is not NO_SLOT:
@@ -75,18 +83,21 @@ def context_unique(facts: InitiateFacts, out: RuleOutcome) -> None:
             break
         earlier.append(other)
     slots = facts.slot_values
-    pairs = [(i, k) for i, k in zip(facts.new_offloaded, facts.context_keys(), strict=True)]
-    mine = [i for i, k in pairs if k is not None]
-    keys = [k for _, k in pairs if k is not None]
-    before = len(batch.ledger.entries) + sum(len(o.new_offloaded) for o in earlier)
+    keys = facts.context_keys()
+    mine = facts.new_offloaded
+    if None in keys:
+        with_context = list(map(is_not, keys, repeat(None)))
+        mine = list(compress(mine, with_context))
+        keys = list(compress(keys, with_context))
+    ledger = batch.ledger
+    before = len(ledger) + sum(len(o.new_offloaded) for o in earlier)
     if before + len(mine) < 2:
         return
     out.hit(len(mine))
-    known = batch.ledger.entries
-    if len(set(keys)) == len(keys) and not any(k in known for k in keys) and not earlier:
+    if len(set(keys)) == len(keys) and ledger.serials.keys().isdisjoint(keys) and not earlier:
         return  # the common case, decided at C speed
     # Slow path: say which object already had each repeated context.
-    owners: dict[Any, str] = {k: f"{e.path} of {e.initiate}" for k, e in known.items()}
+    owners: dict[Any, str] = {k: f"{e.path} of {e.initiate}" for k, e in ledger.entries.items()}
     for other in earlier:
         for i in other.new_offloaded:
             value = other.slot_values[i]
@@ -130,7 +141,7 @@ def send_data_kept_on_failure(facts: InitiateFacts, out: RuleOutcome) -> None:
         if facts.offloaded[i]:
             continue
         out.hit()
-        chain = facts.snapshot.image.host_fields[i][10]
+        chain = facts.snapshot.image.chains[i]
         assert isinstance(chain, tuple)
         for n, nbl in enumerate(chain):
             if id(nbl) in completed_ids:

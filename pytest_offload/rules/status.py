@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from itertools import compress
+from itertools import compress, filterfalse
 from typing import TYPE_CHECKING
 
 from pytest_offload.rules._base import Grade, RuleOutcome, rule
@@ -24,14 +24,6 @@ SUCCESS = int(NdisStatus.SUCCESS)
 PARTIAL = int(NdisStatus.OFFLOAD_PARTIAL_SUCCESS)
 FAILURE = int(NdisStatus.FAILURE)
 PENDING = int(NdisStatus.PENDING)
-
-
-def _first_not_offloaded(facts: InitiateFacts, position: int) -> int | None:
-    offloaded = facts.offloaded
-    for child in facts.snapshot.dependents[position]:
-        if not offloaded[child]:
-            return child
-    return None
 
 
 @rule(
@@ -65,12 +57,16 @@ def status_allowed(facts: InitiateFacts, out: RuleOutcome) -> None:
     source=SRC_CODES,
 )
 def success_all_dependents(facts: InitiateFacts, out: RuleOutcome) -> None:
-    roles, dependents = facts.snapshot.roles, facts.snapshot.dependents
-    for i in facts.with_code(SUCCESS):
-        if roles[i] is Role.PLACEHOLDER or not dependents[i]:
-            continue
-        out.hit()
-        child = _first_not_offloaded(facts, i)
+    roles, codes, dependents = facts.snapshot.roles, facts.codes, facts.snapshot.dependents
+    placeholders = sum(1 for p in facts.placeholders if codes[p] == SUCCESS and dependents[p])
+    out.hit(list(map(codes.__getitem__, facts.internal)).count(SUCCESS) - placeholders)
+    suspects = [
+        i
+        for i in facts.parents_of_not_offloaded
+        if codes[i] == SUCCESS and roles[i] is not Role.PLACEHOLDER
+    ]
+    for i in sorted(suspects):
+        child = facts.first_not_offloaded(i)
         if child is not None:
             out.violate(
                 i,
@@ -94,13 +90,13 @@ def success_all_dependents(facts: InitiateFacts, out: RuleOutcome) -> None:
 def partial_needs_failed_dependent(facts: InitiateFacts, out: RuleOutcome) -> None:
     dependents = facts.snapshot.dependents
     codes = facts.codes
-    for i in facts.with_code(PARTIAL):
-        out.hit()
+    partial = facts.with_code(PARTIAL)
+    out.hit(len(partial))
+    # A PARTIAL block with a dependent that is not offloaded is fine: judge only the rest.
+    for i in filterfalse(facts.parents_of_not_offloaded.__contains__, partial):
         children = dependents[i]
         if not children:
             out.violate(i, "OFFLOAD_PARTIAL_SUCCESS on a block without dependents", "SUCCESS")
-            continue
-        if _first_not_offloaded(facts, i) is not None:
             continue
         if any(codes[c] == PARTIAL for c in children):
             continue  # reported as INI-PARTIAL-IS-OFFLOADED, the more precise finding
@@ -123,17 +119,17 @@ def partial_needs_failed_dependent(facts: InitiateFacts, out: RuleOutcome) -> No
 def partial_is_offloaded(facts: InitiateFacts, out: RuleOutcome) -> None:
     snapshot = facts.snapshot
     roles, dependents, parents = snapshot.roles, snapshot.dependents, snapshot.parents
-    codes, offloaded = facts.codes, facts.offloaded
-    with_partial_child = sorted({parents[c] for c in facts.with_code(PARTIAL)} - {-1})
-    for i in with_partial_child:
-        children = dependents[i]
-        if roles[i] is Role.PLACEHOLDER:
+    codes = facts.codes
+    with_partial_child = set(map(parents.__getitem__, facts.with_code(PARTIAL)))
+    with_partial_child.discard(-1)
+    not_all_offloaded = facts.parents_of_not_offloaded
+    placeholder = Role.PLACEHOLDER
+    out.hit(sum(1 for i in with_partial_child if roles[i] is not placeholder))
+    for i in sorted(with_partial_child):
+        if roles[i] is placeholder:
             continue
-        partial_children = [c for c in children if codes[c] == PARTIAL]
-        if not partial_children:
-            continue
-        out.hit()
-        if codes[i] == PARTIAL and all(offloaded[c] for c in children):
+        if codes[i] == PARTIAL and i not in not_all_offloaded:
+            partial_children = [c for c in dependents[i] if codes[c] == PARTIAL]
             out.violate(
                 i,
                 "OFFLOAD_PARTIAL_SUCCESS",
@@ -176,7 +172,7 @@ def linker_status(facts: InitiateFacts, out: RuleOutcome) -> None:
         expected = linker_expected(facts, i)
         if code == expected:
             continue
-        unknown = context_key(facts.snapshot.image.slot_values[i]) not in ledger.entries
+        unknown = context_key(facts.snapshot.image.slot_values[i]) not in ledger
         if unknown and code == FAILURE:
             continue  # a linker naming no object this target offloaded may fail cleanly
         out.violate(
@@ -258,7 +254,7 @@ def failed_subtree_failure(facts: InitiateFacts, out: RuleOutcome) -> None:
 
 def predicted_neighbor_failure(facts: InitiateFacts, position: int) -> str | None:
     """A cause the declaration predicts for a new neighbor, or ``None`` (INI-ROOT-SIBLINGS)."""
-    state = facts.snapshot.image.host_fields[position][3]
+    state = facts.snapshot.image.states[position]
     if not isinstance(state, NeighborOffloadState):
         return None
     caps = facts.capabilities
@@ -273,7 +269,7 @@ def predicted_neighbor_failure(facts: InitiateFacts, position: int) -> str | Non
 
 def benign_neighbor(facts: InitiateFacts, position: int) -> bool:
     """A new neighbor no declared limit can refuse: VLAN 0 and no own source MAC."""
-    state = facts.snapshot.image.host_fields[position][3]
+    state = facts.snapshot.image.states[position]
     return (
         facts.snapshot.roles[position] is Role.NEW_OFFLOAD
         and position not in facts.malformed

@@ -257,7 +257,7 @@ def _as_data(outcome: ScenarioOutcome, rule_id: str) -> dict[str, Any]:
                     {
                         "path": snapshot.path(i),
                         "role": snapshot.roles[i].value,
-                        "state_type": state_type_name(snapshot.image.host_fields[i][0]),
+                        "state_type": state_type_name(snapshot.image.state_types[i]),
                         "observed": format_status(image.statuses[i]) if image else None,
                         "expected": expected[i] or None,
                     }
