@@ -7,7 +7,6 @@ role, status and layer with C-level passes (``map``, ``compress``, ``list.count`
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 from operator import and_, eq, is_not, ne, not_
@@ -19,7 +18,6 @@ from pytest_offload.tree import (
     LAYER_TYPES,
     LAYERS,
     STATE_CLASSES,
-    OffloadStateType,
     Role,
     layer_name,
 )
@@ -37,14 +35,18 @@ _ALLOWED_OR_PENDING = frozenset(int(c) for c in INITIATE_CODES) | {int(NdisStatu
 _INT_TYPES = frozenset({int, NdisStatus})
 _PLAIN = (int, str, bytes)
 _NoSlotType = type(NO_SLOT)
-#: Layer of each combined state type.
-_TYPE_LAYER: dict[int, str] = {int(t): layer for layer, ts in LAYER_TYPES.items() for t in ts}
 #: Depth (layer index) of each known state type, and the state class a new offload needs.
 _TYPE_DEPTH: dict[int, int] = {
     int(t): depth for depth, layer in enumerate(LAYERS) for t in LAYER_TYPES[layer]
 }
-_CLASS_OF_TYPE: dict[int, type] = {int(t): cls for t, cls in STATE_CLASSES.items()}
-_TYPE_TYPES = frozenset({int, OffloadStateType})
+_CLASS_AT_DEPTH: dict[int, type] = {
+    depth: STATE_CLASSES[min(LAYER_TYPES[layer])] for depth, layer in enumerate(LAYERS)
+}
+# One state class per layer: a block's depth alone says which class a new offload needs.
+assert all(
+    {STATE_CLASSES[t] for t in LAYER_TYPES[layer]} == {_CLASS_AT_DEPTH[depth]}
+    for depth, layer in enumerate(LAYERS)
+)
 _TCP_DEPTH = LAYERS.index("tcp")
 
 
@@ -66,7 +68,7 @@ def positions_of(values: list[Any], value: object, count: int | None = None) -> 
         count = values.count(value)
     if count == 0:
         return []
-    if count * 16 > len(values):
+    if count * 3 > len(values):  # the index loop costs a call per hit
         return list(compress(range(len(values)), map(eq, values, repeat(value))))
     found: list[int] = []
     index = values.index
@@ -153,18 +155,19 @@ class TargetLedger:
     def record(self, facts: InitiateFacts) -> None:
         """Add every object ``facts`` shows offloaded (the first object of a context wins)."""
         self.initiates += 1
-        layers = facts.offloaded_layers
-        for name in LAYERS:
-            self.counts[name] += layers.count(name)
+        depths = facts.offloaded_depths
+        for depth, name in enumerate(LAYERS):
+            self.counts[name] += depths.count(depth)
         keys = facts.context_keys()
         positions = facts.new_offloaded
         values = facts.new_offloaded_slots()
-        keep = list(map(and_, map(is_not, keys, repeat(None)), map(is_not, layers, repeat(None))))
+        keep = list(map(and_, map(is_not, keys, repeat(None)), map(is_not, depths, repeat(None))))
         if keep.count(True) != len(keep):
             keys = list(compress(keys, keep))
             positions = list(compress(positions, keep))
             values = list(compress(values, keep))
-            layers = list(compress(layers, keep))
+            depths = list(compress(depths, keep))
+        layers = list(map(LAYERS.__getitem__, depths))  # type: ignore[arg-type]
         start = len(self._contexts)
         fresh = dict(zip(keys, range(start, start + len(keys)), strict=True))
         if len(fresh) != len(keys):  # a context repeated within this initiate: first wins
@@ -177,10 +180,25 @@ class TargetLedger:
                 del fresh[key]
         known.update(fresh)
         self._contexts.extend(values)
-        self._layers.extend(layers)  # type: ignore[arg-type]
+        self._layers.extend(layers)
         self._positions.extend(positions)
         self._sources.extend(repeat(len(self._initiates), len(keys)))
         self._initiates.append((facts.snapshot, facts.observation.label))
+
+
+def _type_depth(state_type: object) -> int | None:
+    try:
+        return _TYPE_DEPTH.get(state_type)  # type: ignore[call-overload, no-any-return]
+    except TypeError:  # unhashable
+        return None
+
+
+def _is_one_of(state_type: object, allowed: frozenset[int]) -> bool:
+    # Equality, as the fast scans use: a value equal to an allowed type is that type.
+    try:
+        return state_type in allowed
+    except TypeError:  # unhashable
+        return False
 
 
 def _code(value: object) -> int | None:
@@ -213,35 +231,40 @@ class InitiateFacts:
             self.codes: list[int | None] = raw  # type: ignore[assignment]
         else:
             self.codes = [_code(s) for s in raw]
+        codes = self.codes
         #: How many blocks carry each code (``None`` counts statuses that are not ints).
-        self.code_counts: Counter[int | None] = Counter(self.codes)
+        self.code_counts: dict[int | None, int] = {c: codes.count(c) for c in set(codes)}
         self.slot_values: list[object] = (
             image.slot_values if image is not None else snapshot.image.slot_values
         )
-        self.offloaded: list[bool] = list(map(_OFFLOADED.__contains__, self.codes))
-        self.failed: list[bool] = list(map(_FAILED.__contains__, self.codes))
+        self.offloaded: list[bool] = list(map(_OFFLOADED.__contains__, codes))
         self.state_types: list[object] = snapshot.image.state_types
         by_role = snapshot.by_role
-        self.new_positions = by_role[Role.NEW_OFFLOAD]
+        self.new_positions = new = by_role[Role.NEW_OFFLOAD]
         self.linkers = by_role[Role.LINKER]
         self.placeholders = by_role[Role.PLACEHOLDER]
-        #: Layer of each new offload by its type (``None`` elsewhere or for unknown types).
-        self.new_layer: list[str | None]
+        #: The layer (as a depth) each block's type names, ``None`` for unknown types.
+        self.type_depth: list[int | None]
         try:
-            self.new_layer = list(map(_TYPE_LAYER.get, self.state_types))  # type: ignore[arg-type]
+            self.type_depth = list(map(_TYPE_DEPTH.get, self.state_types))  # type: ignore[arg-type]
         except TypeError:  # an unhashable state_type
-            self.new_layer = [
-                _TYPE_LAYER.get(t) if isinstance(t, int) else None for t in self.state_types
-            ]
-        for i in self.linkers + self.placeholders:
-            self.new_layer[i] = None
+            self.type_depth = list(map(_type_depth, self.state_types))
+        #: ``type_depth`` for new offloads, ``None`` for linkers and placeholders.
+        self.new_depth: list[int | None] = self.type_depth
         offloaded = self.offloaded
-        self.new_offloaded: list[int] = list(
-            compress(self.new_positions, map(offloaded.__getitem__, self.new_positions))
+        if len(new) == n:
+            self.new_offloaded: list[int] = list(compress(range(n), offloaded))
+        else:
+            self.new_depth = self.type_depth.copy()
+            for i in self.linkers + self.placeholders:
+                self.new_depth[i] = None
+            self.new_offloaded = list(compress(new, map(offloaded.__getitem__, new)))
+        #: ``new_depth`` of each block of ``new_offloaded``.
+        self.offloaded_depths: list[int | None] = list(
+            map(self.new_depth.__getitem__, self.new_offloaded)
         )
-        self.offloaded_layers: list[str | None] = list(
-            map(self.new_layer.__getitem__, self.new_offloaded)
-        )
+        self._failed: list[bool] | None = None
+        self._code_depths: dict[int, list[int | None]] = {}
         self._malformed: dict[int, str] | None = None
         self._malformed_ancestor: list[int] | None = None
         self._failed_ancestor: list[int] | None = None
@@ -251,6 +274,35 @@ class InitiateFacts:
         self._new_offloaded_slots: list[object] | None = None
         self._internal: list[int] | None = None
         self._parents_of_not_offloaded: set[int] | None = None
+
+    @property
+    def failed(self) -> list[bool]:
+        """For each block, whether its status is a failure code (memoised)."""
+        if self._failed is None:
+            self._failed = list(map(_FAILED.__contains__, self.codes))
+        return self._failed
+
+    def is_failed(self, position: int) -> bool:
+        """Whether the block at ``position`` carries a failure code."""
+        return self.codes[position] in _FAILED
+
+    @property
+    def new_layer(self) -> list[str | None]:
+        """The layer name of each new offload by its type (``None`` elsewhere)."""
+        return [None if d is None else LAYERS[d] for d in self.new_depth]
+
+    @property
+    def offloaded_layers(self) -> list[str | None]:
+        """The layer name of each block of ``new_offloaded``."""
+        return [None if d is None else LAYERS[d] for d in self.offloaded_depths]
+
+    def code_depths(self, code: int) -> list[int | None]:
+        """``new_depth`` of each block whose status is ``code``, in order (memoised)."""
+        found = self._code_depths.get(code)
+        if found is None:
+            found = list(map(self.new_depth.__getitem__, self.with_code(code)))
+            self._code_depths[code] = found
+        return found
 
     def new_offloaded_slots(self) -> list[object]:
         """The context slot value of each block of ``new_offloaded``."""
@@ -335,29 +387,21 @@ class InitiateFacts:
         """Non-placeholder blocks that may be malformed; a superset, found with fast scans."""
         snapshot = self.snapshot
         n = self.n
-        depths, types, roles = snapshot.depths, self.state_types, snapshot.roles
-        new = self.new_positions
+        depths, roles = snapshot.depths, snapshot.roles
         suspects: set[int] = set()
-        if not set(map(type, types)) <= _TYPE_TYPES:
-            suspects.update(
-                compress(range(n), map(not_, map(_TYPE_TYPES.__contains__, map(type, types))))
-            )
-        try:
-            # Each known type names one layer; a block's layer is its depth.
-            type_depth = list(map(_TYPE_DEPTH.get, types))  # type: ignore[arg-type]
-            new_types = map(types.__getitem__, new)
-            expected_classes = list(map(_CLASS_OF_TYPE.get, new_types))  # type: ignore[arg-type]
-        except TypeError:  # an unhashable state_type: judge every block the slow way
-            suspects.update(range(n))
-        else:
-            if type_depth != depths:
-                suspects.update(compress(range(n), map(ne, type_depth, depths)))
-            classes = list(map(type, map(snapshot.image.states.__getitem__, new)))
-            if classes != expected_classes:
-                suspects.update(compress(new, map(is_not, classes, expected_classes)))
-        if n and max(depths) >= _TCP_DEPTH + 1:  # TCP-layer blocks with dependents
+        # Each known type names one layer; a block's layer is its depth. Blocks past the
+        # TCP layer always differ here, and their TCP-layer parents are suspects too.
+        if self.type_depth != depths:
+            suspects.update(compress(range(n), map(ne, self.type_depth, depths)))
             below_tcp = compress(snapshot.parents, map(eq, depths, repeat(_TCP_DEPTH + 1)))
             suspects.update(below_tcp)
+        # A new offload carries the state class of its layer; others carry no state.
+        actual: list[type | None] = list(map(type, snapshot.image.states))
+        expected = list(map(_CLASS_AT_DEPTH.get, depths))
+        for i in self.linkers + self.placeholders:
+            actual[i] = expected[i]
+        if actual != expected:
+            suspects.update(compress(range(n), map(is_not, actual, expected)))
         deep = snapshot.dependents
         for p in self.placeholders:
             suspects.update(deep[p])
@@ -389,8 +433,9 @@ class InitiateFacts:
         known = self.batch.ledger
         slots = snapshot.image.slot_values
         internal = self.internal
+        codes = self.codes
         out: list[int] = []
-        for i in compress(internal, map(self.failed.__getitem__, internal)):
+        for i in compress(internal, map(_FAILED.__contains__, map(codes.__getitem__, internal))):
             role = roles[i]
             if role is Role.NEW_OFFLOAD or (
                 role is Role.LINKER and context_key(slots[i]) not in known
@@ -447,14 +492,14 @@ def _malformed_reason(  # noqa: PLR0917 (a private helper fed from one loop)
         return "a TCP-layer block with dependents (DependentBlockList must be NULL)"
     state_type, state = snapshot.image.state_types[i], snapshot.image.states[i]
     allowed = LAYER_TYPES[layer]
-    if not (isinstance(state_type, int) and state_type in allowed):
+    if not _is_one_of(state_type, allowed):
         names = "/".join(f"{int(t)}" for t in sorted(allowed))
         return (
             f"state_type {state_type!r} at the {layer} layer (expected {names}): "
             "an unknown type or a next_block into another layer"
         )
     if role is Role.NEW_OFFLOAD:
-        expected_class = STATE_CLASSES[state_type]
+        expected_class = STATE_CLASSES[state_type]  # type: ignore[index]
         if not isinstance(state, expected_class):
             return (
                 f"a new offload without {expected_class.__name__} "
@@ -478,7 +523,7 @@ class BatchFacts:
         """New objects of ``layer`` offloaded by every initiate of the batch (computed once)."""
         if self._offloaded is None:
             self._offloaded = {
-                name: sum(f.offloaded_layers.count(name) for f in self.initiates)
-                for name in LAYERS
+                name: sum(f.offloaded_depths.count(depth) for f in self.initiates)
+                for depth, name in enumerate(LAYERS)
             }
         return self._offloaded[layer]

@@ -15,7 +15,7 @@ from pytest_offload.state import (
     TcpOffloadState,
 )
 from pytest_offload.status import FAILURE_CODES, NdisStatus, format_status
-from pytest_offload.tree import OffloadStateType, Role
+from pytest_offload.tree import LAYERS, OffloadStateType, Role
 
 if TYPE_CHECKING:
     from pytest_offload.capabilities import OffloadCapabilities
@@ -25,6 +25,7 @@ MUST, SHOULD = Grade.MUST, Grade.SHOULD
 GROUP = "capability"
 S = NdisStatus
 FAILED_CODES = frozenset(int(c) for c in FAILURE_CODES)
+TCP_DEPTH = LAYERS.index("tcp")
 
 
 def _capacities(caps: OffloadCapabilities) -> list[tuple[str, str, int]]:
@@ -47,16 +48,17 @@ def _capacities(caps: OffloadCapabilities) -> list[tuple[str, str, int]]:
 def capacity(facts: InitiateFacts, out: RuleOutcome) -> None:
     batch = facts.batch
     for layer, name, cap in _capacities(facts.capabilities):
+        depth = LAYERS.index(layer)
         base = batch.ledger.counts[layer]
         for other in batch.initiates:
             if other is facts:
                 break
-            base += other.offloaded_layers.count(layer)
-        offered = facts.new_layer.count(layer)
+            base += other.offloaded_depths.count(depth)
+        offered = facts.new_depth.count(depth)
         if base + offered <= cap:
             continue
         out.hit()
-        mine = [i for i in facts.new_offloaded if facts.new_layer[i] == layer]
+        mine = list(compress(facts.new_offloaded, map(eq, facts.offloaded_depths, repeat(depth))))
         # Charge the excess to the initiate that added to it; one that offloaded nothing
         # after an earlier initiate went over is not at fault (that one was reported).
         if mine and base + len(mine) > cap:
@@ -86,13 +88,13 @@ _ENTRIES = {
 def entries_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
     caps = {layer: (name, cap) for layer, name, cap in _capacities(facts.capabilities)}
     batch = facts.batch
-    new_layer = facts.new_layer
     for code, layer in _ENTRIES.items():
         if layer not in caps:
             continue
         blocks = facts.with_code(int(code))
-        layers = list(map(new_layer.__getitem__, blocks))
-        claimed = layers.count(layer)
+        depths = facts.code_depths(int(code))
+        depth = LAYERS.index(layer)
+        claimed = depths.count(depth)
         if not claimed:
             continue
         out.hit(claimed)
@@ -100,7 +102,7 @@ def entries_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
         total = batch.ledger.counts[layer] + batch.offloaded_in_batch(layer)
         if total >= cap:
             continue
-        for i in compress(blocks, map(eq, layers, repeat(layer))):
+        for i in compress(blocks, map(eq, depths, repeat(depth))):
             out.violate(
                 i,
                 f"{format_status(code)} with {total} {layer} objects offloaded",
@@ -174,10 +176,10 @@ def advertised_works(facts: InitiateFacts, out: RuleOutcome) -> None:
 def depth_first(facts: InitiateFacts, out: RuleOutcome) -> None:
     if len(facts.batch.initiates) != 1 or not facts.completed or facts.malformed:
         return
-    new_layer = facts.new_layer
+    new_depth = facts.new_depth
     blocks = facts.with_code(int(S.OFFLOAD_TCP_ENTRIES))
-    layers = list(map(new_layer.__getitem__, blocks))
-    refused = layers.count("tcp")
+    depths = facts.code_depths(int(S.OFFLOAD_TCP_ENTRIES))
+    refused = depths.count(TCP_DEPTH)
     if not refused:
         return
     # Any other failure means another limit was hit too: the rule does not apply.
@@ -185,11 +187,11 @@ def depth_first(facts: InitiateFacts, out: RuleOutcome) -> None:
     if failures != refused:
         return
     out.hit()
-    first_refused = blocks[layers.index("tcp")]
+    first_refused = blocks[depths.index(TCP_DEPTH)]
     later = facts.new_offloaded[bisect_right(facts.new_offloaded, first_refused) :]
-    later_layers = list(map(new_layer.__getitem__, later))
-    if "tcp" in later_layers:  # every block of new_offloaded is offloaded
-        i = later[later_layers.index("tcp")]
+    later_depths = list(map(new_depth.__getitem__, later))
+    if TCP_DEPTH in later_depths:  # every block of new_offloaded is offloaded
+        i = later[later_depths.index(TCP_DEPTH)]
         out.violate(
             i,
             f"{format_status(facts.raw_statuses[i])} after "

@@ -48,9 +48,8 @@ def code_layer(facts: InitiateFacts, out: RuleOutcome) -> None:
             continue
         out.hit(len(blocks))
         depth = LAYERS.index(wanted)
-        at_depth = list(map(depths.__getitem__, blocks)).count(depth)
-        if at_depth == len(blocks) and list(map(roles.__getitem__, blocks)).count(new) == at_depth:
-            continue  # every block with this code is a new offload of its layer
+        if facts.code_depths(int(code)).count(depth) == len(blocks) and not facts.malformed:
+            continue  # all new offloads typed for this layer, and types match depths
         for i in [i for i in blocks if roles[i] is not new or depths[i] != depth]:
             here = layer_name(depths[i])
             out.violate(

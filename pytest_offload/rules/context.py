@@ -10,7 +10,7 @@ from pytest_offload.rules._base import Grade, RuleOutcome, rule
 from pytest_offload.rules._facts import context_key
 from pytest_offload.snapshot import NO_SLOT
 from pytest_offload.status import format_status
-from pytest_offload.tree import Role
+from pytest_offload.tree import LAYERS, Role
 
 if TYPE_CHECKING:
     from pytest_offload.rules._facts import InitiateFacts
@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 MUST = Grade.MUST
 GROUP = "context"
 SRC_CONTEXT = "domain.md 4.3 [C:storing-and-referencing-offloaded-state]"
-_EMPTY_SLOT_IDS = frozenset({id(None), id(NO_SLOT)})
+_NONE_ID, _NO_SLOT_ID = id(None), id(NO_SLOT)
+TCP_DEPTH = LAYERS.index("tcp")
 
 
 @rule(
@@ -51,13 +52,23 @@ def context_on_success(facts: InitiateFacts, out: RuleOutcome) -> None:
 def no_context_on_failure(facts: InitiateFacts, out: RuleOutcome) -> None:
     if not facts.completed:
         return
-    offloaded, slots, new = facts.offloaded, facts.slot_values, facts.new_positions
-    failed = list(compress(new, map(not_, map(offloaded.__getitem__, new))))
-    out.hit(len(failed))
-    written = set(map(id, map(slots.__getitem__, failed)))
-    if written <= _EMPTY_SLOT_IDS:
-        return  # every failed new offload left its slot alone: decided at C speed
-    for i in failed:
+    slots, new = facts.slot_values, facts.new_positions
+    failed_count = len(new) - len(facts.new_offloaded)
+    out.hit(failed_count)
+    if not failed_count:
+        return
+    # Count empty slots (None or NO_SLOT) by identity at C speed: when the failed new
+    # offloads hold all the empty slots that the other blocks do not, none was written.
+    ids = list(map(id, slots))
+    empty = ids.count(_NONE_ID) + ids.count(_NO_SLOT_ID)
+    others = facts.linkers + facts.placeholders
+    empty -= sum(1 for i in others if slots[i] is None or slots[i] is NO_SLOT)
+    offloaded_ids = list(map(id, facts.new_offloaded_slots()))
+    empty -= offloaded_ids.count(_NONE_ID) + offloaded_ids.count(_NO_SLOT_ID)
+    if empty == failed_count:
+        return
+    offloaded = facts.offloaded
+    for i in compress(new, map(not_, map(offloaded.__getitem__, new))):
         value = slots[i]
         if value is not None and value is not NO_SLOT:
             out.violate(
@@ -136,7 +147,7 @@ def send_data_kept_on_failure(facts: InitiateFacts, out: RuleOutcome) -> None:
     images = [img for img in (obs.completion_image, obs.final_image) if img is not None]
     roles = facts.snapshot.roles
     for i, statuses in before.items():
-        if roles[i] is not Role.NEW_OFFLOAD or facts.new_layer[i] != "tcp":
+        if roles[i] is not Role.NEW_OFFLOAD or facts.new_depth[i] != TCP_DEPTH:
             continue
         if facts.offloaded[i]:
             continue

@@ -242,7 +242,7 @@ def failed_subtree_failure(facts: InitiateFacts, out: RuleOutcome) -> None:
     for i in abandoned:
         ancestor = failed_ancestor[i]
         code = facts.codes[i]
-        if facts.failed[i] and code != FAILURE:
+        if facts.is_failed(i) and code != FAILURE:
             out.violate(
                 i,
                 format_status(facts.raw_statuses[i]),
@@ -299,7 +299,7 @@ def root_siblings(facts: InitiateFacts, out: RuleOutcome) -> None:
     offloaded_before = 0
     for i in roots:
         if failed_root is None:
-            if facts.failed[i] and predicted_neighbor_failure(facts, i) is not None:
+            if facts.is_failed(i) and predicted_neighbor_failure(facts, i) is not None:
                 failed_root = i
         elif benign_neighbor(facts, i) and (capacity is None or offloaded_before < capacity):
             out.hit()
@@ -340,7 +340,7 @@ def malformed_tree(facts: InitiateFacts, out: RuleOutcome) -> None:
         top = inherited[i]
         if roles[i] is Role.PLACEHOLDER or facts.codes[i] == FAILURE:
             continue
-        if top != i and facts.failed[top]:
+        if top != i and facts.is_failed(top):
             continue  # INI-FAILED-SUBTREE(-FAILURE) judge the dependents of a failed block
         why = malformed[top] if top == i else f"inside {facts.snapshot.path(top)}"
         out.violate(i, format_status(facts.raw_statuses[i]), "FAILURE (malformed)", why)
