@@ -154,7 +154,9 @@ class TreeSnapshot:
     """The tree as the host handed it over: order, shape, roles and a full image.
 
     Positions follow the depth-first breadth-next order; ``parents[i]`` is -1 for blocks of
-    the root chain; ``dependents[i]`` lists the immediate dependents of block ``i``.
+    the root chain; ``dependents[i]`` lists the immediate dependents of block ``i``;
+    ``internal`` lists, in order, the blocks that have dependents; ``by_depth[d]`` the
+    blocks at depth ``d``.
     """
 
     root: OffloadBlockList
@@ -168,6 +170,8 @@ class TreeSnapshot:
     subtree_end: list[int]
     by_role: dict[Role, list[int]]
     roots: list[int]
+    internal: list[int]
+    by_depth: list[list[int]]
 
     def __len__(self) -> int:
         return len(self.blocks)
@@ -200,14 +204,22 @@ def take_snapshot(root: OffloadBlockList) -> TreeSnapshot:
     depths: list[int] = []
     roles: list[Role] = []
     dependents: list[list[int]] = []
+    internal: list[int] = []
+    by_depth: list[list[int]] = []
     for block, position, parent, index in iter_depth_first(root):
         blocks.append(block)
         parents.append(parent)
         siblings.append(index)
-        depths.append(depths[parent] + 1 if parent >= 0 else 0)
+        depth = depths[parent] + 1 if parent >= 0 else 0
+        depths.append(depth)
+        if depth == len(by_depth):
+            by_depth.append([])
+        by_depth[depth].append(position)
         roles.append(block.role)
         dependents.append([])
         if parent >= 0:
+            if not dependents[parent]:
+                internal.append(parent)  # a first dependent comes right after its parent
             dependents[parent].append(position)
     # A block's dependent subtree is contiguous in depth-first order: [i + 1, end[i]).
     end = list(range(1, len(blocks) + 1))
@@ -231,4 +243,6 @@ def take_snapshot(root: OffloadBlockList) -> TreeSnapshot:
         end,
         by_role,
         roots,
+        internal,
+        by_depth,
     )

@@ -7,9 +7,10 @@ role, status and layer with C-level passes (``map``, ``compress``, ``list.count`
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
-from itertools import compress, repeat
-from operator import and_, eq, is_not, ne, not_
+from itertools import chain, compress, repeat
+from operator import and_, eq, is_not, ne
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pytest_offload.snapshot import NO_SLOT
@@ -29,24 +30,23 @@ if TYPE_CHECKING:
 
 __all__ = ["BatchFacts", "InitiateFacts", "LedgerEntry", "TargetLedger", "context_key"]
 
-_OFFLOADED = frozenset(int(c) for c in OFFLOADED_CODES)
-_FAILED = frozenset(int(c) for c in FAILURE_CODES)
-_ALLOWED_OR_PENDING = frozenset(int(c) for c in INITIATE_CODES) | {int(NdisStatus.PENDING)}
+# Keyed by the enum members themselves: a status a target wrote as a member is found by
+# identity, and a plain int equal to a member is still found by equality.
+_OFFLOADED = frozenset(OFFLOADED_CODES)
+_FAILED = frozenset(FAILURE_CODES)
+_ALLOWED_OR_PENDING = frozenset(INITIATE_CODES) | {NdisStatus.PENDING}
 _INT_TYPES = frozenset({int, NdisStatus})
 _PLAIN = (int, str, bytes)
 _NoSlotType = type(NO_SLOT)
 #: Depth (layer index) of each known state type, and the state class a new offload needs.
 _TYPE_DEPTH: dict[int, int] = {
-    int(t): depth for depth, layer in enumerate(LAYERS) for t in LAYER_TYPES[layer]
+    t: depth for depth, layer in enumerate(LAYERS) for t in LAYER_TYPES[layer]
 }
-_CLASS_AT_DEPTH: dict[int, type] = {
-    depth: STATE_CLASSES[min(LAYER_TYPES[layer])] for depth, layer in enumerate(LAYERS)
+_DEPTH_OF_CLASS: dict[type, int] = {
+    STATE_CLASSES[t]: depth for depth, layer in enumerate(LAYERS) for t in LAYER_TYPES[layer]
 }
 # One state class per layer: a block's depth alone says which class a new offload needs.
-assert all(
-    {STATE_CLASSES[t] for t in LAYER_TYPES[layer]} == {_CLASS_AT_DEPTH[depth]}
-    for depth, layer in enumerate(LAYERS)
-)
+assert len(_DEPTH_OF_CLASS) == len(LAYERS)
 _TCP_DEPTH = LAYERS.index("tcp")
 
 
@@ -161,8 +161,10 @@ class TargetLedger:
         keys = facts.context_keys()
         positions = facts.new_offloaded
         values = facts.new_offloaded_slots()
-        keep = list(map(and_, map(is_not, keys, repeat(None)), map(is_not, depths, repeat(None))))
-        if keep.count(True) != len(keep):
+        if None in keys or None in depths:
+            keep = list(
+                map(and_, map(is_not, keys, repeat(None)), map(is_not, depths, repeat(None)))
+            )
             keys = list(compress(keys, keep))
             positions = list(compress(positions, keep))
             values = list(compress(values, keep))
@@ -233,11 +235,10 @@ class InitiateFacts:
             self.codes = [_code(s) for s in raw]
         codes = self.codes
         #: How many blocks carry each code (``None`` counts statuses that are not ints).
-        self.code_counts: dict[int | None, int] = {c: codes.count(c) for c in set(codes)}
+        self.code_counts: Counter[int | None] = Counter(codes)
         self.slot_values: list[object] = (
             image.slot_values if image is not None else snapshot.image.slot_values
         )
-        self.offloaded: list[bool] = list(map(_OFFLOADED.__contains__, codes))
         self.state_types: list[object] = snapshot.image.state_types
         by_role = snapshot.by_role
         self.new_positions = new = by_role[Role.NEW_OFFLOAD]
@@ -251,20 +252,22 @@ class InitiateFacts:
             self.type_depth = list(map(_type_depth, self.state_types))
         #: ``type_depth`` for new offloads, ``None`` for linkers and placeholders.
         self.new_depth: list[int | None] = self.type_depth
-        offloaded = self.offloaded
+        is_offloaded = _OFFLOADED.__contains__
         if len(new) == n:
-            self.new_offloaded: list[int] = list(compress(range(n), offloaded))
+            self.new_offloaded: list[int] = list(compress(range(n), map(is_offloaded, codes)))
         else:
             self.new_depth = self.type_depth.copy()
             for i in self.linkers + self.placeholders:
                 self.new_depth[i] = None
-            self.new_offloaded = list(compress(new, map(offloaded.__getitem__, new)))
+            new_codes = map(codes.__getitem__, new)
+            self.new_offloaded = list(compress(new, map(is_offloaded, new_codes)))
         #: ``new_depth`` of each block of ``new_offloaded``.
         self.offloaded_depths: list[int | None] = list(
             map(self.new_depth.__getitem__, self.new_offloaded)
         )
         self._failed: list[bool] | None = None
-        self._code_depths: dict[int, list[int | None]] = {}
+        self._offloaded: list[bool] | None = None
+        self._internal_buckets: dict[int, list[int]] = {}
         self._malformed: dict[int, str] | None = None
         self._malformed_ancestor: list[int] | None = None
         self._failed_ancestor: list[int] | None = None
@@ -272,8 +275,45 @@ class InitiateFacts:
         self._buckets: dict[object, list[int]] = {}
         self._context_keys: list[Any] | None = None
         self._new_offloaded_slots: list[object] | None = None
-        self._internal: list[int] | None = None
-        self._parents_of_not_offloaded: set[int] | None = None
+        self._offloaded_children: Counter[int] | None = None
+        self._new_at_depth: dict[tuple[int, int], int] = {}
+        self._abandoning_blocks: list[int] | None = None
+
+    @property
+    def offloaded(self) -> list[bool]:
+        """For each block, whether its status is SUCCESS or PARTIAL (memoised)."""
+        if self._offloaded is None:
+            self._offloaded = list(map(_OFFLOADED.__contains__, self.codes))
+        return self._offloaded
+
+    def is_offloaded(self, position: int) -> bool:
+        """Whether the block at ``position`` carries SUCCESS or OFFLOAD_PARTIAL_SUCCESS."""
+        return self.codes[position] in _OFFLOADED
+
+    def new_at_depth_with(self, code: int, depth: int) -> int:
+        """How many new offloads at ``depth`` carry ``code``, counted at C speed by
+        subtracting the blocks that are elsewhere or are not new offloads."""
+        found = self._new_at_depth.get((code, depth))
+        if found is None:
+            found = self._new_at_depth[code, depth] = self._count_new_at_depth(code, depth)
+        return found
+
+    def _count_new_at_depth(self, code: int, depth: int) -> int:
+        total = self.code_counts.get(code, 0)
+        if not total:
+            return 0
+        codes, by_depth = self.codes, self.snapshot.by_depth
+        at = by_depth[depth] if depth < len(by_depth) else []
+        if len(at) * 2 < self.n:
+            found = list(map(codes.__getitem__, at)).count(code)
+        else:  # most blocks stand at this depth: count the others instead
+            elsewhere = chain.from_iterable(ps for d, ps in enumerate(by_depth) if d != depth)
+            found = total - list(map(codes.__getitem__, elsewhere)).count(code)
+        depths = self.snapshot.depths
+        for i in self.linkers + self.placeholders:
+            if depths[i] == depth and codes[i] == code:
+                found -= 1
+        return found
 
     @property
     def failed(self) -> list[bool]:
@@ -295,14 +335,6 @@ class InitiateFacts:
     def offloaded_layers(self) -> list[str | None]:
         """The layer name of each block of ``new_offloaded``."""
         return [None if d is None else LAYERS[d] for d in self.offloaded_depths]
-
-    def code_depths(self, code: int) -> list[int | None]:
-        """``new_depth`` of each block whose status is ``code``, in order (memoised)."""
-        found = self._code_depths.get(code)
-        if found is None:
-            found = list(map(self.new_depth.__getitem__, self.with_code(code)))
-            self._code_depths[code] = found
-        return found
 
     def new_offloaded_slots(self) -> list[object]:
         """The context slot value of each block of ``new_offloaded``."""
@@ -343,19 +375,33 @@ class InitiateFacts:
     @property
     def internal(self) -> list[int]:
         """Positions of the blocks that have immediate dependents."""
-        if self._internal is None:
-            self._internal = list(compress(range(self.n), self.snapshot.dependents))
-        return self._internal
+        return self.snapshot.internal
 
-    @property
-    def parents_of_not_offloaded(self) -> set[int]:
-        """Blocks with at least one immediate dependent that is not offloaded."""
-        if self._parents_of_not_offloaded is None:
-            not_offloaded = map(not_, self.offloaded)
-            found = set(compress(self.snapshot.parents, not_offloaded))
-            found.discard(-1)
-            self._parents_of_not_offloaded = found
-        return self._parents_of_not_offloaded
+    def internal_with(self, code: int) -> list[int]:
+        """Blocks with dependents whose status is ``code`` (memoised)."""
+        found = self._internal_buckets.get(code)
+        if found is None:
+            internal = self.internal
+            internal_codes = map(self.codes.__getitem__, internal)
+            found = list(compress(internal, map(eq, internal_codes, repeat(code))))
+            self._internal_buckets[code] = found
+        return found
+
+    def all_dependents_offloaded(self, positions: list[int]) -> list[bool]:
+        """For each block of ``positions``: are all its immediate dependents offloaded?
+
+        Counts offloaded dependents per parent from the offloaded blocks only (usually far
+        fewer than the failed ones) and compares with the number of dependents.
+        """
+        if self._offloaded_children is None:
+            offloaded = self.new_offloaded
+            others = [i for i in self.linkers + self.placeholders if self.is_offloaded(i)]
+            if others:
+                offloaded = sorted(offloaded + others)
+            self._offloaded_children = Counter(map(self.snapshot.parents.__getitem__, offloaded))
+        done = map(self._offloaded_children.get, positions, repeat(0))
+        dependents = map(len, map(self.snapshot.dependents.__getitem__, positions))
+        return list(map(eq, done, dependents))
 
     def first_not_offloaded(self, position: int) -> int | None:
         """The first immediate dependent of ``position`` that is not offloaded, if any."""
@@ -396,12 +442,11 @@ class InitiateFacts:
             below_tcp = compress(snapshot.parents, map(eq, depths, repeat(_TCP_DEPTH + 1)))
             suspects.update(below_tcp)
         # A new offload carries the state class of its layer; others carry no state.
-        actual: list[type | None] = list(map(type, snapshot.image.states))
-        expected = list(map(_CLASS_AT_DEPTH.get, depths))
+        state_depth = list(map(_DEPTH_OF_CLASS.get, map(type, snapshot.image.states)))
         for i in self.linkers + self.placeholders:
-            actual[i] = expected[i]
-        if actual != expected:
-            suspects.update(compress(range(n), map(is_not, actual, expected)))
+            state_depth[i] = depths[i]
+        if state_depth != depths:
+            suspects.update(compress(range(n), map(ne, state_depth, depths)))
         deep = snapshot.dependents
         for p in self.placeholders:
             suspects.update(deep[p])
@@ -427,7 +472,12 @@ class InitiateFacts:
         self._malformed_ancestor = inherited
 
     def _abandoning(self) -> list[int]:
-        """Failed blocks with dependents whose failure abandons their subtree."""
+        """Failed blocks with dependents whose failure abandons their subtree (memoised)."""
+        if self._abandoning_blocks is None:
+            self._abandoning_blocks = self._find_abandoning()
+        return self._abandoning_blocks
+
+    def _find_abandoning(self) -> list[int]:
         snapshot = self.snapshot
         roles = snapshot.roles
         known = self.batch.ledger

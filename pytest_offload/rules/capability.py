@@ -91,10 +91,8 @@ def entries_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
     for code, layer in _ENTRIES.items():
         if layer not in caps:
             continue
-        blocks = facts.with_code(int(code))
-        depths = facts.code_depths(int(code))
         depth = LAYERS.index(layer)
-        claimed = depths.count(depth)
+        claimed = facts.new_at_depth_with(int(code), depth)
         if not claimed:
             continue
         out.hit(claimed)
@@ -102,12 +100,26 @@ def entries_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
         total = batch.ledger.counts[layer] + batch.offloaded_in_batch(layer)
         if total >= cap:
             continue
-        for i in compress(blocks, map(eq, depths, repeat(depth))):
+        for i in _new_at_depth(facts, facts.with_code(int(code)), depth):
             out.violate(
                 i,
                 f"{format_status(code)} with {total} {layer} objects offloaded",
                 f"no {S(code).name} before {name}={cap} is reached",
             )
+
+
+def _new_at_depth(facts: InitiateFacts, positions: list[int], depth: int) -> list[int]:
+    depths, roles = facts.snapshot.depths, facts.snapshot.roles
+    return [i for i in positions if depths[i] == depth and roles[i] is Role.NEW_OFFLOAD]
+
+
+def _first_new_at_depth(facts: InitiateFacts, code: int, depth: int) -> int:
+    """The first new offload at ``depth`` whose status is ``code`` (one is known to exist)."""
+    codes, depths, roles = facts.codes, facts.snapshot.depths, facts.snapshot.roles
+    at = codes.index(code)
+    while depths[at] != depth or roles[at] is not Role.NEW_OFFLOAD:
+        at = codes.index(code, at + 1)
+    return at
 
 
 def _benign_chain(facts: InitiateFacts) -> bool:
@@ -177,9 +189,7 @@ def depth_first(facts: InitiateFacts, out: RuleOutcome) -> None:
     if len(facts.batch.initiates) != 1 or not facts.completed or facts.malformed:
         return
     new_depth = facts.new_depth
-    blocks = facts.with_code(int(S.OFFLOAD_TCP_ENTRIES))
-    depths = facts.code_depths(int(S.OFFLOAD_TCP_ENTRIES))
-    refused = depths.count(TCP_DEPTH)
+    refused = facts.new_at_depth_with(int(S.OFFLOAD_TCP_ENTRIES), TCP_DEPTH)
     if not refused:
         return
     # Any other failure means another limit was hit too: the rule does not apply.
@@ -187,7 +197,7 @@ def depth_first(facts: InitiateFacts, out: RuleOutcome) -> None:
     if failures != refused:
         return
     out.hit()
-    first_refused = blocks[depths.index(TCP_DEPTH)]
+    first_refused = _first_new_at_depth(facts, int(S.OFFLOAD_TCP_ENTRIES), TCP_DEPTH)
     later = facts.new_offloaded[bisect_right(facts.new_offloaded, first_refused) :]
     later_depths = list(map(new_depth.__getitem__, later))
     if TCP_DEPTH in later_depths:  # every block of new_offloaded is offloaded

@@ -43,13 +43,14 @@ def code_layer(facts: InitiateFacts, out: RuleOutcome) -> None:
     roles, depths = snapshot.roles, snapshot.depths
     new = Role.NEW_OFFLOAD
     for code, wanted in CAUSE_CODE_LAYERS.items():
-        blocks = facts.with_code(int(code))
-        if not blocks:
+        count = facts.code_counts.get(int(code), 0)
+        if not count:
             continue
-        out.hit(len(blocks))
+        out.hit(count)
         depth = LAYERS.index(wanted)
-        if facts.code_depths(int(code)).count(depth) == len(blocks) and not facts.malformed:
-            continue  # all new offloads typed for this layer, and types match depths
+        if facts.new_at_depth_with(int(code), depth) == count:
+            continue  # every block with this code is a new offload of its layer
+        blocks = facts.with_code(int(code))
         for i in [i for i in blocks if roles[i] is not new or depths[i] != depth]:
             here = layer_name(depths[i])
             out.violate(

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 MUST = Grade.MUST
 GROUP = "context"
 SRC_CONTEXT = "domain.md 4.3 [C:storing-and-referencing-offloaded-state]"
-_NONE_ID, _NO_SLOT_ID = id(None), id(NO_SLOT)
 TCP_DEPTH = LAYERS.index("tcp")
 
 
@@ -57,16 +56,19 @@ def no_context_on_failure(facts: InitiateFacts, out: RuleOutcome) -> None:
     out.hit(failed_count)
     if not failed_count:
         return
-    # Count empty slots (None or NO_SLOT) by identity at C speed: when the failed new
-    # offloads hold all the empty slots that the other blocks do not, none was written.
-    ids = list(map(id, slots))
-    empty = ids.count(_NONE_ID) + ids.count(_NO_SLOT_ID)
+    # New offloads are handed over with an empty slot (None). Count, at C speed, the
+    # slots the target wrote: when the offloaded new offloads and the other blocks account
+    # for all of them, no failed new offload got a context.
+    handed_over = facts.snapshot.image.slot_values
+    written = sum(map(is_not, handed_over, slots))
     others = facts.linkers + facts.placeholders
-    empty -= sum(1 for i in others if slots[i] is None or slots[i] is NO_SLOT)
-    offloaded_ids = list(map(id, facts.new_offloaded_slots()))
-    empty -= offloaded_ids.count(_NONE_ID) + offloaded_ids.count(_NO_SLOT_ID)
-    if empty == failed_count:
-        return
+    written -= sum(1 for i in others if handed_over[i] is not slots[i])
+    # (With an offloaded block's slot left empty, INI-CONTEXT-ON-SUCCESS's finding, the
+    # count does not add up: look at each failed block instead.)
+    if not any(map(is_, facts.new_offloaded_slots(), repeat(None))):
+        written -= len(facts.new_offloaded)
+        if written == 0:
+            return
     offloaded = facts.offloaded
     for i in compress(new, map(not_, map(offloaded.__getitem__, new))):
         value = slots[i]
@@ -149,7 +151,7 @@ def send_data_kept_on_failure(facts: InitiateFacts, out: RuleOutcome) -> None:
     for i, statuses in before.items():
         if roles[i] is not Role.NEW_OFFLOAD or facts.new_depth[i] != TCP_DEPTH:
             continue
-        if facts.offloaded[i]:
+        if facts.is_offloaded(i):
             continue
         out.hit()
         chain = facts.snapshot.image.chains[i]

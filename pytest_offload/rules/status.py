@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from itertools import compress, filterfalse
+from itertools import compress
+from operator import not_
 from typing import TYPE_CHECKING
 
 from pytest_offload.rules._base import Grade, RuleOutcome, rule
@@ -24,6 +25,15 @@ SUCCESS = int(NdisStatus.SUCCESS)
 PARTIAL = int(NdisStatus.OFFLOAD_PARTIAL_SUCCESS)
 FAILURE = int(NdisStatus.FAILURE)
 PENDING = int(NdisStatus.PENDING)
+
+
+def _partial_blocks(facts: InitiateFacts) -> list[int]:
+    """Every block with OFFLOAD_PARTIAL_SUCCESS: found among the blocks with dependents
+    when that is where they all are, as they should be."""
+    found = facts.internal_with(PARTIAL)
+    if len(found) == facts.code_counts.get(PARTIAL, 0):
+        return found
+    return facts.with_code(PARTIAL)
 
 
 @rule(
@@ -58,14 +68,15 @@ def status_allowed(facts: InitiateFacts, out: RuleOutcome) -> None:
 )
 def success_all_dependents(facts: InitiateFacts, out: RuleOutcome) -> None:
     roles, codes, dependents = facts.snapshot.roles, facts.codes, facts.snapshot.dependents
-    placeholders = sum(1 for p in facts.placeholders if codes[p] == SUCCESS and dependents[p])
-    out.hit(list(map(codes.__getitem__, facts.internal)).count(SUCCESS) - placeholders)
-    suspects = [
-        i
-        for i in facts.parents_of_not_offloaded
-        if codes[i] == SUCCESS and roles[i] is not Role.PLACEHOLDER
-    ]
-    for i in sorted(suspects):
+    success = facts.internal_with(SUCCESS)
+    placeholder = Role.PLACEHOLDER
+    out.hit(
+        len(success) - sum(1 for p in facts.placeholders if codes[p] == SUCCESS and dependents[p])
+    )
+    complete = facts.all_dependents_offloaded(success)
+    for i in compress(success, map(not_, complete)):
+        if roles[i] is placeholder:
+            continue
         child = facts.first_not_offloaded(i)
         if child is not None:
             out.violate(
@@ -90,10 +101,10 @@ def success_all_dependents(facts: InitiateFacts, out: RuleOutcome) -> None:
 def partial_needs_failed_dependent(facts: InitiateFacts, out: RuleOutcome) -> None:
     dependents = facts.snapshot.dependents
     codes = facts.codes
-    partial = facts.with_code(PARTIAL)
+    partial = _partial_blocks(facts)
     out.hit(len(partial))
     # A PARTIAL block with a dependent that is not offloaded is fine: judge only the rest.
-    for i in filterfalse(facts.parents_of_not_offloaded.__contains__, partial):
+    for i in compress(partial, facts.all_dependents_offloaded(partial)):
         children = dependents[i]
         if not children:
             out.violate(i, "OFFLOAD_PARTIAL_SUCCESS on a block without dependents", "SUCCESS")
@@ -120,32 +131,29 @@ def partial_is_offloaded(facts: InitiateFacts, out: RuleOutcome) -> None:
     snapshot = facts.snapshot
     roles, dependents, parents = snapshot.roles, snapshot.dependents, snapshot.parents
     codes = facts.codes
-    with_partial_child = set(map(parents.__getitem__, facts.with_code(PARTIAL)))
+    with_partial_child = set(map(parents.__getitem__, _partial_blocks(facts)))
     with_partial_child.discard(-1)
-    not_all_offloaded = facts.parents_of_not_offloaded
     placeholder = Role.PLACEHOLDER
-    out.hit(sum(1 for i in with_partial_child if roles[i] is not placeholder))
-    for i in sorted(with_partial_child):
-        if roles[i] is placeholder:
-            continue
-        if codes[i] == PARTIAL and i not in not_all_offloaded:
-            partial_children = [c for c in dependents[i] if codes[c] == PARTIAL]
-            out.violate(
-                i,
-                "OFFLOAD_PARTIAL_SUCCESS",
-                "SUCCESS",
-                f"{facts.snapshot.path(partial_children[0])} is OFFLOAD_PARTIAL_SUCCESS, "
-                "which counts as offloaded; a failure further up does not reach this block",
-            )
+    judged = sorted(i for i in with_partial_child if roles[i] is not placeholder)
+    out.hit(len(judged))
+    partial = [i for i in judged if codes[i] == PARTIAL]
+    for i in compress(partial, facts.all_dependents_offloaded(partial)):
+        partial_children = [c for c in dependents[i] if codes[c] == PARTIAL]
+        out.violate(
+            i,
+            "OFFLOAD_PARTIAL_SUCCESS",
+            "SUCCESS",
+            f"{facts.snapshot.path(partial_children[0])} is OFFLOAD_PARTIAL_SUCCESS, "
+            "which counts as offloaded; a failure further up does not reach this block",
+        )
 
 
 def linker_expected(facts: InitiateFacts, position: int) -> int:
     """The status a linker must carry given its immediate dependents (INI-LINKER-STATUS)."""
     children = facts.snapshot.dependents[position]
-    offloaded = facts.offloaded
     if not children:
         return SUCCESS  # [reading]: the host should not send such a linker
-    done = sum(1 for c in children if offloaded[c])
+    done = sum(map(facts.is_offloaded, children))
     if done == len(children):
         return SUCCESS
     return FAILURE if done == 0 else PARTIAL
@@ -179,7 +187,7 @@ def linker_status(facts: InitiateFacts, out: RuleOutcome) -> None:
             i,
             format_status(facts.raw_statuses[i]),
             format_status(expected),
-            f"{sum(facts.offloaded[c] for c in facts.snapshot.dependents[i])} of "
+            f"{sum(map(facts.is_offloaded, facts.snapshot.dependents[i]))} of "
             f"{len(facts.snapshot.dependents[i])} immediate dependents offloaded",
         )
 
@@ -215,7 +223,7 @@ def failed_subtree(facts: InitiateFacts, out: RuleOutcome) -> None:
     for i in facts.abandoned():
         ancestor = failed_ancestor[i]
         hit_parents.add(ancestor)
-        if facts.offloaded[i]:
+        if facts.is_offloaded(i):
             out.violate(
                 i,
                 format_status(facts.raw_statuses[i]),
@@ -303,7 +311,7 @@ def root_siblings(facts: InitiateFacts, out: RuleOutcome) -> None:
                 failed_root = i
         elif benign_neighbor(facts, i) and (capacity is None or offloaded_before < capacity):
             out.hit()
-            if not facts.offloaded[i]:
+            if not facts.is_offloaded(i):
                 out.violate(
                     i,
                     format_status(facts.raw_statuses[i]),
@@ -312,7 +320,7 @@ def root_siblings(facts: InitiateFacts, out: RuleOutcome) -> None:
                     f"({predicted_neighbor_failure(facts, failed_root)}); that abandons "
                     "only its own subtree",
                 )
-        if facts.offloaded[i] and facts.snapshot.roles[i] is Role.NEW_OFFLOAD:
+        if facts.is_offloaded(i) and facts.snapshot.roles[i] is Role.NEW_OFFLOAD:
             offloaded_before += 1
 
 
