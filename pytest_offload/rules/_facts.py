@@ -161,6 +161,12 @@ class TargetLedger:
         keys = facts.context_keys()
         positions = facts.new_offloaded
         values = facts.new_offloaded_slots()
+        start = len(self._contexts)
+        if None not in depths and facts.contexts_unique_and_new():
+            serials = range(start, start + len(keys))
+            self.serials.update(zip(keys, serials, strict=True))  # the common case
+            self._extend(facts, values, depths, positions)
+            return
         if None in keys or None in depths:
             keep = list(
                 map(and_, map(is_not, keys, repeat(None)), map(is_not, depths, repeat(None)))
@@ -169,8 +175,6 @@ class TargetLedger:
             positions = list(compress(positions, keep))
             values = list(compress(values, keep))
             depths = list(compress(depths, keep))
-        layers = list(map(LAYERS.__getitem__, depths))  # type: ignore[arg-type]
-        start = len(self._contexts)
         fresh = dict(zip(keys, range(start, start + len(keys)), strict=True))
         if len(fresh) != len(keys):  # a context repeated within this initiate: first wins
             fresh = {}
@@ -181,10 +185,19 @@ class TargetLedger:
             for key in fresh.keys() & known.keys():
                 del fresh[key]
         known.update(fresh)
+        self._extend(facts, values, depths, positions)
+
+    def _extend(
+        self,
+        facts: InitiateFacts,
+        values: list[object],
+        depths: list[int | None],
+        positions: list[int],
+    ) -> None:
         self._contexts.extend(values)
-        self._layers.extend(layers)
+        self._layers.extend(map(LAYERS.__getitem__, depths))  # type: ignore[arg-type]
         self._positions.extend(positions)
-        self._sources.extend(repeat(len(self._initiates), len(keys)))
+        self._sources.extend(repeat(len(self._initiates), len(values)))
         self._initiates.append((facts.snapshot, facts.observation.label))
 
 
@@ -241,30 +254,10 @@ class InitiateFacts:
         )
         self.state_types: list[object] = snapshot.image.state_types
         by_role = snapshot.by_role
-        self.new_positions = new = by_role[Role.NEW_OFFLOAD]
+        self.new_positions = by_role[Role.NEW_OFFLOAD]
         self.linkers = by_role[Role.LINKER]
         self.placeholders = by_role[Role.PLACEHOLDER]
-        #: The layer (as a depth) each block's type names, ``None`` for unknown types.
-        self.type_depth: list[int | None]
-        try:
-            self.type_depth = list(map(_TYPE_DEPTH.get, self.state_types))  # type: ignore[arg-type]
-        except TypeError:  # an unhashable state_type
-            self.type_depth = list(map(_type_depth, self.state_types))
-        #: ``type_depth`` for new offloads, ``None`` for linkers and placeholders.
-        self.new_depth: list[int | None] = self.type_depth
-        is_offloaded = _OFFLOADED.__contains__
-        if len(new) == n:
-            self.new_offloaded: list[int] = list(compress(range(n), map(is_offloaded, codes)))
-        else:
-            self.new_depth = self.type_depth.copy()
-            for i in self.linkers + self.placeholders:
-                self.new_depth[i] = None
-            new_codes = map(codes.__getitem__, new)
-            self.new_offloaded = list(compress(new, map(is_offloaded, new_codes)))
-        #: ``new_depth`` of each block of ``new_offloaded``.
-        self.offloaded_depths: list[int | None] = list(
-            map(self.new_depth.__getitem__, self.new_offloaded)
-        )
+        self._derive_layers()
         self._failed: list[bool] | None = None
         self._offloaded: list[bool] | None = None
         self._internal_buckets: dict[int, list[int]] = {}
@@ -278,6 +271,32 @@ class InitiateFacts:
         self._offloaded_children: Counter[int] | None = None
         self._new_at_depth: dict[tuple[int, int], int] = {}
         self._abandoning_blocks: list[int] | None = None
+        self._fresh_at = -1
+
+    def _derive_layers(self) -> None:
+        """Layers as depths, and which new offloads the target offloaded."""
+        #: The layer (as a depth) each block's type names, ``None`` for unknown types.
+        self.type_depth: list[int | None]
+        try:
+            self.type_depth = list(map(_TYPE_DEPTH.get, self.state_types))  # type: ignore[arg-type]
+        except TypeError:  # an unhashable state_type
+            self.type_depth = list(map(_type_depth, self.state_types))
+        #: ``type_depth`` for new offloads, ``None`` for linkers and placeholders.
+        self.new_depth: list[int | None] = self.type_depth
+        is_offloaded = _OFFLOADED.__contains__
+        codes, n, new = self.codes, self.n, self.new_positions
+        if len(new) == n:
+            self.new_offloaded: list[int] = list(compress(range(n), map(is_offloaded, codes)))
+        else:
+            self.new_depth = self.type_depth.copy()
+            for i in self.linkers + self.placeholders:
+                self.new_depth[i] = None
+            new_codes = map(codes.__getitem__, new)
+            self.new_offloaded = list(compress(new, map(is_offloaded, new_codes)))
+        #: ``new_depth`` of each block of ``new_offloaded``.
+        self.offloaded_depths: list[int | None] = list(
+            map(self.new_depth.__getitem__, self.new_offloaded)
+        )
 
     @property
     def offloaded(self) -> list[bool]:
@@ -341,6 +360,22 @@ class InitiateFacts:
         if self._new_offloaded_slots is None:
             self._new_offloaded_slots = list(map(self.slot_values.__getitem__, self.new_offloaded))
         return self._new_offloaded_slots
+
+    def contexts_unique_and_new(self) -> bool:
+        """Whether every block of ``new_offloaded`` has a context, no two the same and none
+        known to the ledger (decided at C speed; remembered while the ledger is unchanged)."""
+        ledger = self.batch.ledger
+        if self._fresh_at == len(ledger):
+            return True
+        keys = self.context_keys()
+        fresh = (
+            None not in keys
+            and len(set(keys)) == len(keys)
+            and ledger.serials.keys().isdisjoint(keys)
+        )
+        if fresh:
+            self._fresh_at = len(ledger)
+        return fresh
 
     def context_keys(self) -> list[Any]:
         """The context key of each block of ``new_offloaded`` (``None`` where no context)."""

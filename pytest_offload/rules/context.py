@@ -95,6 +95,11 @@ def context_unique(facts: InitiateFacts, out: RuleOutcome) -> None:
         if other is facts:
             break
         earlier.append(other)
+    ledger = batch.ledger
+    before = len(ledger) + sum(len(o.new_offloaded) for o in earlier)
+    if not earlier and facts.contexts_unique_and_new():
+        out.hit(len(facts.new_offloaded) if before + len(facts.new_offloaded) >= 2 else 0)
+        return  # the common case, decided at C speed
     slots = facts.slot_values
     keys = facts.context_keys()
     mine = facts.new_offloaded
@@ -102,13 +107,9 @@ def context_unique(facts: InitiateFacts, out: RuleOutcome) -> None:
         with_context = list(map(is_not, keys, repeat(None)))
         mine = list(compress(mine, with_context))
         keys = list(compress(keys, with_context))
-    ledger = batch.ledger
-    before = len(ledger) + sum(len(o.new_offloaded) for o in earlier)
     if before + len(mine) < 2:
         return
     out.hit(len(mine))
-    if len(set(keys)) == len(keys) and ledger.serials.keys().isdisjoint(keys) and not earlier:
-        return  # the common case, decided at C speed
     # Slow path: say which object already had each repeated context.
     owners: dict[Any, str] = {k: f"{e.path} of {e.initiate}" for k, e in ledger.entries.items()}
     for other in earlier:
