@@ -309,6 +309,25 @@ class InitiateFacts:
         """Whether the block at ``position`` carries SUCCESS or OFFLOAD_PARTIAL_SUCCESS."""
         return self.codes[position] in _OFFLOADED
 
+    def new_of_layer(self, depth: int) -> int:
+        """How many new offloads have a type of the layer at ``depth``."""
+        if self.malformed:
+            return self.new_depth.count(depth)
+        # A well-formed tree: every new offload's type names the layer of its depth.
+        by_depth = self.snapshot.by_depth
+        found = len(by_depth[depth]) if depth < len(by_depth) else 0
+        depths = self.snapshot.depths
+        return found - sum(1 for i in self.linkers + self.placeholders if depths[i] == depth)
+
+    def typed_for_layer(self, code: int, depth: int) -> list[int] | int:
+        """The new offloads whose type names the layer at ``depth`` and whose status is
+        ``code``: their count when the tree is well formed (types then match depths, and
+        counting is cheap), else their positions."""
+        if not self.malformed:
+            return self.new_at_depth_with(code, depth)
+        new_depth = self.new_depth
+        return [i for i in self.with_code(code) if new_depth[i] == depth]
+
     def new_at_depth_with(self, code: int, depth: int) -> int:
         """How many new offloads at ``depth`` carry ``code``, counted at C speed by
         subtracting the blocks that are elsewhere or are not new offloads."""

@@ -54,7 +54,7 @@ def capacity(facts: InitiateFacts, out: RuleOutcome) -> None:
             if other is facts:
                 break
             base += other.offloaded_depths.count(depth)
-        offered = facts.new_depth.count(depth)
+        offered = facts.new_of_layer(depth)
         if base + offered <= cap:
             continue
         out.hit()
@@ -92,7 +92,8 @@ def entries_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
         if layer not in caps:
             continue
         depth = LAYERS.index(layer)
-        claimed = facts.new_at_depth_with(int(code), depth)
+        typed = facts.typed_for_layer(int(code), depth)
+        claimed = typed if isinstance(typed, int) else len(typed)
         if not claimed:
             continue
         out.hit(claimed)
@@ -100,7 +101,9 @@ def entries_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
         total = batch.ledger.counts[layer] + batch.offloaded_in_batch(layer)
         if total >= cap:
             continue
-        for i in _new_at_depth(facts, facts.with_code(int(code)), depth):
+        if isinstance(typed, int):
+            typed = _new_at_depth(facts, facts.with_code(int(code)), depth)
+        for i in typed:
             out.violate(
                 i,
                 f"{format_status(code)} with {total} {layer} objects offloaded",
