@@ -35,6 +35,7 @@ __all__ = ["BatchFacts", "InitiateFacts", "LedgerEntry", "TargetLedger", "contex
 _OFFLOADED = frozenset(OFFLOADED_CODES)
 _FAILED = frozenset(FAILURE_CODES)
 _ALLOWED_OR_PENDING = frozenset(INITIATE_CODES) | {NdisStatus.PENDING}
+_MEMBERS: dict[int | None, int] = {member: member for member in NdisStatus}
 _INT_TYPES = frozenset({int, NdisStatus})
 _PLAIN = (int, str, bytes)
 _NoSlotType = type(NO_SLOT)
@@ -247,8 +248,9 @@ class InitiateFacts:
         else:
             self.codes = [_code(s) for s in raw]
         codes = self.codes
-        #: How many blocks carry each code (``None`` counts statuses that are not ints).
-        self.code_counts: Counter[int | None] = Counter(codes)
+        #: The distinct codes present (``None`` stands for statuses that are not ints).
+        self.present: set[int | None] = set(codes)
+        self._counts: dict[int | None, int] = {}
         self.slot_values: list[object] = (
             image.slot_values if image is not None else snapshot.image.slot_values
         )
@@ -261,6 +263,7 @@ class InitiateFacts:
         self._failed: list[bool] | None = None
         self._offloaded: list[bool] | None = None
         self._internal_buckets: dict[int, list[int]] = {}
+        self._internal_codes: list[int | None] | None = None
         self._malformed: dict[int, str] | None = None
         self._malformed_ancestor: list[int] | None = None
         self._failed_ancestor: list[int] | None = None
@@ -337,7 +340,7 @@ class InitiateFacts:
         return found
 
     def _count_new_at_depth(self, code: int, depth: int) -> int:
-        total = self.code_counts.get(code, 0)
+        total = self.count_of(code)
         if not total:
             return 0
         codes, by_depth = self.codes, self.snapshot.by_depth
@@ -411,17 +414,28 @@ class InitiateFacts:
 
     # -- indexes -----------------------------------------------------------------------
 
+    def count_of(self, code: int | None) -> int:
+        """How many blocks carry ``code`` (memoised; absent codes cost a set lookup)."""
+        if code not in self.present:
+            return 0
+        found = self._counts.get(code)
+        if found is None:
+            # Counting with the enum member lets the scan match members by identity.
+            found = self._counts[code] = self.codes.count(_MEMBERS.get(code, code))
+        return found
+
     def with_code(self, code: int) -> list[int]:
         """Positions whose status is ``code`` (memoised)."""
         found = self._buckets.get(code)
         if found is None:
-            count = self.code_counts.get(code, 0)
-            found = self._buckets[code] = positions_of(self.codes, code, count) if count else []
+            count = self.count_of(code)
+            member = _MEMBERS.get(code, code)
+            found = self._buckets[code] = positions_of(self.codes, member, count) if count else []
         return found
 
     def not_allowed(self) -> list[int]:
         """Positions whose status is neither an initiate code nor PENDING."""
-        bad = [c for c in self.code_counts if c not in _ALLOWED_OR_PENDING]
+        bad = [c for c in self.present if c not in _ALLOWED_OR_PENDING]
         if not bad:
             return []
         return sorted(i for code in bad for i in self.with_code(code))  # type: ignore[arg-type]
@@ -435,9 +449,13 @@ class InitiateFacts:
         """Blocks with dependents whose status is ``code`` (memoised)."""
         found = self._internal_buckets.get(code)
         if found is None:
-            internal = self.internal
-            internal_codes = map(self.codes.__getitem__, internal)
-            found = list(compress(internal, map(eq, internal_codes, repeat(code))))
+            if code not in self.present:
+                found = []
+            else:
+                if self._internal_codes is None:
+                    self._internal_codes = list(map(self.codes.__getitem__, self.internal))
+                selected = map(eq, self._internal_codes, repeat(_MEMBERS.get(code, code)))
+                found = list(compress(self.internal, selected))
             self._internal_buckets[code] = found
         return found
 
@@ -472,15 +490,18 @@ class InitiateFacts:
         """Offending blocks of a malformed tree, by position, with the reason [reading]."""
         if self._malformed is None:
             self._compute_malformed()
-        assert self._malformed is not None
+            assert self._malformed is not None
         return self._malformed
 
     @property
     def malformed_ancestor(self) -> list[int]:
-        """For each block, the nearest offending ancestor (or itself), else -1."""
+        """For each block, the nearest offending ancestor (or itself), else -1 (memoised)."""
         if self._malformed_ancestor is None:
-            self._compute_malformed()
-        assert self._malformed_ancestor is not None
+            ends = self.snapshot.subtree_end
+            inherited = [-1] * self.n
+            for i in self.malformed:  # offending blocks never nest: no overlap
+                inherited[i : ends[i]] = [i] * (ends[i] - i)
+            self._malformed_ancestor = inherited
         return self._malformed_ancestor
 
     def _suspects(self) -> set[int]:
@@ -511,7 +532,6 @@ class InitiateFacts:
         snapshot = self.snapshot
         roles, depths, parents = snapshot.roles, snapshot.depths, snapshot.parents
         offending: dict[int, str] = {}
-        inherited = [-1] * self.n
         covered_until = -1
         for i in sorted(self._suspects()):
             if i < covered_until:
@@ -519,11 +539,8 @@ class InitiateFacts:
             reason = _malformed_reason(i, roles[i], depths[i], roles, parents[i], snapshot)
             if reason is not None:
                 offending[i] = reason
-                end = snapshot.subtree_end[i]
-                inherited[i:end] = [i] * (end - i)
-                covered_until = end
+                covered_until = snapshot.subtree_end[i]
         self._malformed = offending
-        self._malformed_ancestor = inherited
 
     def _abandoning(self) -> list[int]:
         """Failed blocks with dependents whose failure abandons their subtree (memoised)."""
@@ -537,9 +554,10 @@ class InitiateFacts:
         known = self.batch.ledger
         slots = snapshot.image.slot_values
         internal = self.internal
-        codes = self.codes
+        if self._internal_codes is None:
+            self._internal_codes = list(map(self.codes.__getitem__, internal))
         out: list[int] = []
-        for i in compress(internal, map(_FAILED.__contains__, map(codes.__getitem__, internal))):
+        for i in compress(internal, map(_FAILED.__contains__, self._internal_codes)):
             role = roles[i]
             if role is Role.NEW_OFFLOAD or (
                 role is Role.LINKER and context_key(slots[i]) not in known

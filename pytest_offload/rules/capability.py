@@ -196,7 +196,7 @@ def depth_first(facts: InitiateFacts, out: RuleOutcome) -> None:
     if not refused:
         return
     # Any other failure means another limit was hit too: the rule does not apply.
-    failures = sum(count for code, count in facts.code_counts.items() if code in FAILED_CODES)
+    failures = sum(facts.count_of(code) for code in facts.present if code in FAILED_CODES)
     if failures != refused:
         return
     out.hit()

@@ -43,7 +43,7 @@ def code_layer(facts: InitiateFacts, out: RuleOutcome) -> None:
     roles, depths = snapshot.roles, snapshot.depths
     new = Role.NEW_OFFLOAD
     for code, wanted in CAUSE_CODE_LAYERS.items():
-        count = facts.code_counts.get(int(code), 0)
+        count = facts.count_of(int(code))
         if not count:
             continue
         out.hit(count)

@@ -31,7 +31,7 @@ def _partial_blocks(facts: InitiateFacts) -> list[int]:
     """Every block with OFFLOAD_PARTIAL_SUCCESS: found among the blocks with dependents
     when that is where they all are, as they should be."""
     found = facts.internal_with(PARTIAL)
-    if len(found) == facts.code_counts.get(PARTIAL, 0):
+    if len(found) == facts.count_of(PARTIAL):
         return found
     return facts.with_code(PARTIAL)
 
@@ -169,6 +169,8 @@ def linker_expected(facts: InitiateFacts, position: int) -> int:
     reading=True,
 )
 def linker_status(facts: InitiateFacts, out: RuleOutcome) -> None:
+    if not facts.linkers:
+        return
     malformed_ancestor = facts.malformed_ancestor
     failed_ancestor = facts.failed_ancestor
     ledger = facts.batch.ledger
@@ -218,9 +220,12 @@ def placeholder_success(facts: InitiateFacts, out: RuleOutcome) -> None:
     source=f"{SRC_PARTIAL} (TCP3 under failed Path2)",
 )
 def failed_subtree(facts: InitiateFacts, out: RuleOutcome) -> None:
+    abandoned = facts.abandoned()
+    if not abandoned:
+        return
     failed_ancestor = facts.failed_ancestor
     hit_parents: set[int] = set()
-    for i in facts.abandoned():
+    for i in abandoned:
         ancestor = failed_ancestor[i]
         hit_parents.add(ancestor)
         if facts.is_offloaded(i):
@@ -244,9 +249,11 @@ def failed_subtree(facts: InitiateFacts, out: RuleOutcome) -> None:
     reading=True,
 )
 def failed_subtree_failure(facts: InitiateFacts, out: RuleOutcome) -> None:
-    failed_ancestor = facts.failed_ancestor
     abandoned = facts.abandoned()
     out.hit(len(abandoned))
+    if not abandoned:
+        return
+    failed_ancestor = facts.failed_ancestor
     for i in abandoned:
         ancestor = failed_ancestor[i]
         code = facts.codes[i]
