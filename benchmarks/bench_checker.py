@@ -4,10 +4,12 @@ Run: ``python benchmarks/bench_checker.py`` (numbers recorded in benchmarks/RESU
 ``--sizes 1000 --rounds 3`` for a quick look. Targets (issue 2): checker at most 5x the
 bare traversal at 100k blocks; time per block flat within 25% from 1k to 100k.
 
-The machine is shared and noisy, so each round times the traversal and then the checker
-back to back, and the ratio is the median of the per-round ratios: a slow spell slows
-both sides of a round alike. Time per block is reported from the fastest round (the
-least disturbed estimate of the checker's own cost) and from the median round.
+The machine is shared and noisy, and its slow spells last seconds. So each round visits
+every size in turn, timing a batch of traversals and then a batch of checker runs
+(batches of about 100k blocks, so that small trees are not timed one sub-millisecond run
+at a time); a slow spell then slows both sides of a ratio, and every size, alike. The
+ratio is the median of the per-round ratios; time per block is reported from the median
+round and from the fastest one (the least disturbed estimate of the checker's own cost).
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ if TYPE_CHECKING:
 
     from pytest_offload import Observation, OffloadCapabilities
 
-#: Rounds per size: more for small trees, whose single runs are the noisiest.
-ROUNDS = {1_000: 300, 10_000: 60, 100_000: 15}
+SIZES = (1_000, 10_000, 100_000)
+#: Blocks judged per batch: a batch of a small tree repeats the run.
+BATCH_BLOCKS = 100_000
 
 
 @dataclass(frozen=True)
@@ -79,21 +82,24 @@ def observe(size: int) -> tuple[OffloadCapabilities, Observation]:
     return target.capabilities, obs
 
 
-def measure(size: int, rounds: int) -> Row:
-    """Time ``rounds`` interleaved traversals and checker runs on one tree."""
-    capabilities, obs = observe(size)
-    root = obs.snapshot.root
-    traversal: list[float] = []
-    checker: list[float] = []
+def measure(sizes: Sequence[int], rounds: int) -> list[Row]:
+    """Time ``rounds`` rounds, each a batch of traversals then of checker runs per size."""
+    observed = [observe(size) for size in sizes]
+    rows = [Row(len(obs.snapshot), [], []) for _, obs in observed]
     for _ in range(rounds):
-        start = time.perf_counter()
-        bare_traversal(root)
-        middle = time.perf_counter()
-        TargetChecker(capabilities).check(obs)
-        end = time.perf_counter()
-        traversal.append(middle - start)
-        checker.append(end - middle)
-    return Row(len(obs.snapshot), traversal, checker)
+        for (capabilities, obs), row in zip(observed, rows, strict=True):
+            root = obs.snapshot.root
+            repeat = max(1, BATCH_BLOCKS // row.blocks)
+            start = time.perf_counter()
+            for _ in range(repeat):
+                bare_traversal(root)
+            middle = time.perf_counter()
+            for _ in range(repeat):
+                TargetChecker(capabilities).check(obs)
+            end = time.perf_counter()
+            row.traversal.append((middle - start) / repeat)
+            row.checker.append((end - middle) / repeat)
+    return rows
 
 
 def spread(values: Sequence[float]) -> float:
@@ -104,17 +110,15 @@ def spread(values: Sequence[float]) -> float:
 def main(argv: Sequence[str] | None = None) -> list[Row]:
     """Measure, print the table and the two target lines, return the rows."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=sorted(ROUNDS))
-    parser.add_argument("--rounds", type=int, help="rounds per size (default: by size)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args(argv)
     print(
         f"{'blocks':>8} {'traversal ms':>13} {'checker ms':>11} {'ratio':>6} "
         f"{'us/block best':>14} {'us/block median':>16}"
     )
-    rows = []
-    for size in args.sizes:
-        row = measure(size, args.rounds or ROUNDS.get(size, 15))
-        rows.append(row)
+    rows = measure(args.sizes, args.rounds)
+    for row in rows:
         print(
             f"{row.blocks:>8} {statistics.median(row.traversal) * 1e3:>13.2f} "
             f"{statistics.median(row.checker) * 1e3:>11.2f} {row.ratio:>6.2f} "

@@ -428,6 +428,8 @@ class InitiateFacts:
         """Positions whose status is ``code`` (memoised)."""
         found = self._buckets.get(code)
         if found is None:
+            if code not in self.present:
+                return []
             count = self.count_of(code)
             member = _MEMBERS.get(code, code)
             found = self._buckets[code] = positions_of(self.codes, member, count) if count else []

@@ -54,6 +54,8 @@ def capacity(facts: InitiateFacts, out: RuleOutcome) -> None:
             if other is facts:
                 break
             base += other.offloaded_depths.count(depth)
+        if base + len(facts.new_positions) <= cap:
+            continue  # not even every new offload of the tree could go over
         offered = facts.new_of_layer(depth)
         if base + offered <= cap:
             continue
@@ -75,6 +77,7 @@ _ENTRIES = {
     S.OFFLOAD_PATH_ENTRIES: "path",
     S.OFFLOAD_NEIGHBOR_ENTRIES: "neighbor",
 }
+_ENTRIES_OF = {layer: code for code, layer in _ENTRIES.items()}
 
 
 @rule(
@@ -86,10 +89,12 @@ _ENTRIES = {
     source="domain.md 3",
 )
 def entries_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
-    caps = {layer: (name, cap) for layer, name, cap in _capacities(facts.capabilities)}
+    if facts.present.isdisjoint(_ENTRIES):
+        return
     batch = facts.batch
-    for code, layer in _ENTRIES.items():
-        if layer not in caps:
+    for layer, name, cap in _capacities(facts.capabilities):
+        code = _ENTRIES_OF[layer]
+        if code not in facts.present:
             continue
         depth = LAYERS.index(layer)
         typed = facts.typed_for_layer(int(code), depth)
@@ -97,7 +102,6 @@ def entries_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
         if not claimed:
             continue
         out.hit(claimed)
-        name, cap = caps[layer]
         total = batch.ledger.counts[layer] + batch.offloaded_in_batch(layer)
         if total >= cap:
             continue
@@ -189,7 +193,9 @@ def advertised_works(facts: InitiateFacts, out: RuleOutcome) -> None:
     source="domain.md 1.5, 7.16 [C:traversing-a-state-tree]",
 )
 def depth_first(facts: InitiateFacts, out: RuleOutcome) -> None:
-    if len(facts.batch.initiates) != 1 or not facts.completed or facts.malformed:
+    if S.OFFLOAD_TCP_ENTRIES not in facts.present or len(facts.batch.initiates) != 1:
+        return
+    if not facts.completed or facts.malformed:
         return
     new_depth = facts.new_depth
     refused = facts.new_at_depth_with(int(S.OFFLOAD_TCP_ENTRIES), TCP_DEPTH)

@@ -39,10 +39,15 @@ def _state(facts: InitiateFacts, position: int) -> object:
     reading=True,
 )
 def code_layer(facts: InitiateFacts, out: RuleOutcome) -> None:
+    if facts.present.isdisjoint(CAUSE_CODE_LAYERS):
+        return
     snapshot = facts.snapshot
     roles, depths = snapshot.roles, snapshot.depths
     new = Role.NEW_OFFLOAD
+    present = facts.present
     for code, wanted in CAUSE_CODE_LAYERS.items():
+        if code not in present:
+            continue
         count = facts.count_of(int(code))
         if not count:
             continue
@@ -71,6 +76,8 @@ def code_layer(facts: InitiateFacts, out: RuleOutcome) -> None:
     reading=True,
 )
 def hw_address_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
+    if S.OFFLOAD_HW_ADDRESS_ENTRIES not in facts.present:
+        return
     for i in _blocks_with(facts, S.OFFLOAD_HW_ADDRESS_ENTRIES):
         state = _state(facts, i)
         if not isinstance(state, NeighborOffloadState):
@@ -94,6 +101,8 @@ def hw_address_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
     "[C:determining-whether-to-fail-an-offload-request-because-of-802-1q-infor]",
 )
 def vlan_mismatch_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
+    if S.OFFLOAD_VLAN_MISMATCH not in facts.present:
+        return
     interface = facts.capabilities.nonzero_interface_vlans
     for i in _blocks_with(facts, S.OFFLOAD_VLAN_MISMATCH):
         state = _state(facts, i)
@@ -137,6 +146,8 @@ def _over_limit_only(
 ) -> None:
     """``code`` may stand only where the state's cached ``field`` exceeds its declared
     limit, ``max_<field>`` (``max_initial_rcv_wnd``, ``max_path_mtu``)."""
+    if code not in facts.present:
+        return
     limit_name = f"max_{field}"
     limit = getattr(facts.capabilities, limit_name)
     for i in _blocks_with(facts, code):
@@ -173,6 +184,8 @@ def path_mtu_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
     source="domain.md 3 (#if NDIS_SUPPORT_NDIS620), 7.8",
 )
 def connection_rejected_version(facts: InitiateFacts, out: RuleOutcome) -> None:
+    if S.OFFLOAD_CONNECTION_REJECTED not in facts.present:
+        return
     version = facts.capabilities.ndis_version
     for i in _blocks_with(facts, S.OFFLOAD_CONNECTION_REJECTED):
         out.hit()
