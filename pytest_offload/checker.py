@@ -71,10 +71,15 @@ class TargetChecker:
         """Judge initiates that were in flight together, then record them in the ledger."""
         with self._lock:
             batch = BatchFacts(list(observations), self.ledger)
-            reports = [self._run(facts) for facts in batch.initiates]
-            for facts in batch.initiates:
-                if facts.completed:
-                    self.ledger.record(facts)
+            try:
+                reports = [self._run(facts) for facts in batch.initiates]
+                for facts in batch.initiates:
+                    if facts.completed:
+                        self.ledger.record(facts)
+            finally:
+                # Facts and their batch refer to each other: part them, so that reference
+                # counting frees the facts now instead of leaving a cycle to the collector.
+                batch.initiates = []
             return reports
 
     def _run(self, facts: InitiateFacts) -> CheckReport:

@@ -59,14 +59,24 @@ class Rule:
     check: CheckFunction = field(repr=False, compare=False)
 
 
-@dataclass(slots=True)
 class RuleOutcome:
-    """Collects, for one rule and one initiate, how often its precondition held and what broke."""
+    """Collects, for one rule and one initiate, how often its precondition held and what broke.
 
-    rule: Rule
-    facts: InitiateFacts
-    hits: int = 0
-    violations: list[Violation] = field(default_factory=list)
+    It keeps the initiate's snapshot and label (to name where a violation stands), not the
+    facts: a report outlives the facts, which are large and freed once judged.
+    """
+
+    __slots__ = ("hits", "label", "rule", "snapshot", "violations")
+
+    def __init__(self, rule: Rule, facts: InitiateFacts) -> None:
+        self.rule = rule
+        self.snapshot = facts.snapshot
+        self.label = facts.observation.label
+        self.hits = 0
+        self.violations: list[Violation] = []
+
+    def __repr__(self) -> str:
+        return f"RuleOutcome({self.rule.id}, hits={self.hits}, violations={len(self.violations)})"
 
     def hit(self, count: int = 1) -> None:
         """Record that the rule's precondition held ``count`` more times."""
@@ -76,17 +86,16 @@ class RuleOutcome:
         self, position: int | None, observed: str, expected: str, detail: str = ""
     ) -> None:
         """Record a violation at block ``position`` (``None`` for the whole initiate)."""
-        snapshot = self.facts.observation.snapshot
         self.violations.append(
             Violation(
                 self.rule.id,
                 self.rule.grade,
-                None if position is None else snapshot.path(position),
+                None if position is None else self.snapshot.path(position),
                 observed,
                 expected,
                 detail,
                 position,
-                self.facts.observation.label,
+                self.label,
             )
         )
 
