@@ -259,6 +259,8 @@ class InitiateFacts:
         self.new_positions = by_role[Role.NEW_OFFLOAD]
         self.linkers = by_role[Role.LINKER]
         self.placeholders = by_role[Role.PLACEHOLDER]
+        #: Linkers and placeholders: the blocks that are not new offloads.
+        self.others = self.linkers + self.placeholders if len(self.new_positions) < n else []
         self._derive_layers()
         self._failed: list[bool] | None = None
         self._offloaded: list[bool] | None = None
@@ -292,7 +294,7 @@ class InitiateFacts:
             self.new_offloaded: list[int] = list(compress(range(n), map(is_offloaded, codes)))
         else:
             self.new_depth = self.type_depth.copy()
-            for i in self.linkers + self.placeholders:
+            for i in self.others:
                 self.new_depth[i] = None
             new_codes = map(codes.__getitem__, new)
             self.new_offloaded = list(compress(new, map(is_offloaded, new_codes)))
@@ -320,7 +322,9 @@ class InitiateFacts:
         by_depth = self.snapshot.by_depth
         found = len(by_depth[depth]) if depth < len(by_depth) else 0
         depths = self.snapshot.depths
-        return found - sum(1 for i in self.linkers + self.placeholders if depths[i] == depth)
+        if not self.others:
+            return found
+        return found - sum(1 for i in self.others if depths[i] == depth)
 
     def typed_for_layer(self, code: int, depth: int) -> list[int] | int:
         """The new offloads whose type names the layer at ``depth`` and whose status is
@@ -351,7 +355,7 @@ class InitiateFacts:
             elsewhere = chain.from_iterable(ps for d, ps in enumerate(by_depth) if d != depth)
             found = total - list(map(codes.__getitem__, elsewhere)).count(code)
         depths = self.snapshot.depths
-        for i in self.linkers + self.placeholders:
+        for i in self.others:
             if depths[i] == depth and codes[i] == code:
                 found -= 1
         return found
@@ -469,7 +473,7 @@ class InitiateFacts:
         """
         if self._offloaded_children is None:
             offloaded = self.new_offloaded
-            others = [i for i in self.linkers + self.placeholders if self.is_offloaded(i)]
+            others = [i for i in self.others if self.is_offloaded(i)]
             if others:
                 offloaded = sorted(offloaded + others)
             self._offloaded_children = Counter(map(self.snapshot.parents.__getitem__, offloaded))
@@ -520,7 +524,7 @@ class InitiateFacts:
             suspects.update(below_tcp)
         # A new offload carries the state class of its layer; others carry no state.
         state_depth = list(map(_DEPTH_OF_CLASS.get, map(type, snapshot.image.states)))
-        for i in self.linkers + self.placeholders:
+        for i in self.others:
             state_depth[i] = depths[i]
         if state_depth != depths:
             suspects.update(compress(range(n), map(ne, state_depth, depths)))

@@ -61,7 +61,7 @@ def no_context_on_failure(facts: InitiateFacts, out: RuleOutcome) -> None:
     # for all of them, no failed new offload got a context.
     handed_over = facts.snapshot.image.slot_values
     written = sum(map(is_not, handed_over, slots))
-    others = facts.linkers + facts.placeholders
+    others = facts.others
     written -= sum(1 for i in others if handed_over[i] is not slots[i])
     # (With an offloaded block's slot left empty, INI-CONTEXT-ON-SUCCESS's finding, the
     # count does not add up: look at each failed block instead.)
