@@ -78,14 +78,14 @@ def _column(blocks: Sequence[OffloadBlockList], name: str) -> list[object]:
         frozen = list(map(_frozen, values))
     try:
         return list(map(_INTERNED.get, frozen, frozen))
-    except TypeError:  # an unhashable value written into an array: keep the copies
+    except Exception:  # an unhashable (or hostile) value in an array: keep the copies
         return frozen
 
 
 def _nbl_statuses(chain: object) -> tuple[object, ...]:
     try:
         return tuple(getattr(nbl, "status", None) for nbl in chain)  # type: ignore[attr-defined]
-    except TypeError:  # a chain replaced by something that is not a sequence
+    except Exception:  # a chain replaced by something that is not a sequence
         return ()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -120,6 +121,25 @@ def test_flipping_success_and_partial_on_a_parent_is_caught(
     }, f"flip of {snap.path(i)} to {flipped.name} went unnoticed"
 
 
+class Hostile:
+    """A value whose comparisons and hash raise."""
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("no comparing me")
+
+    def __hash__(self) -> int:
+        raise RuntimeError("no hashing me")
+
+
+class Liar:
+    """A value equal to everything."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = object.__hash__
+
+
 garbage = st.one_of(
     st.sampled_from(list(NdisStatus)),
     st.integers(min_value=-(2**40), max_value=2**40),
@@ -127,6 +147,8 @@ garbage = st.one_of(
     st.text(max_size=3),
     st.builds(object),
     st.floats(allow_nan=True),
+    st.builds(Hostile),
+    st.builds(Liar),
 )
 
 
@@ -151,6 +173,7 @@ def test_the_checker_never_raises_on_anything_a_target_writes(
                 block.miniport_offload_context.value = slots[k]
             if scribbles[k] is not None:
                 block.protocol_reserved[0] = scribbles[k]
+                block.source_handle = scribbles[k]
         if complete:
             host.initiate_offload_complete(root)
         if stray >= 0:
@@ -168,6 +191,41 @@ def test_checking_is_deterministic(spec: TreeSpec, ds: list[bool]) -> None:
     obs = observe(spec.build(), conformant(ds, [S.FAILURE]))
     first = [str(v) for v in check(obs).violations]
     assert first == [str(v) for v in check(obs).violations]
+
+
+@pytest.mark.parametrize("value", [Hostile(), [1, 2]], ids=["hostile", "list"])
+def test_a_host_field_replaced_by_an_odd_value_is_reported(value: object) -> None:
+    def scribble(host: RecordingHost, root: OffloadBlockList) -> None:
+        for block in take_snapshot(root).blocks:
+            block.status = S.FAILURE
+        root.port_number = value  # type: ignore[assignment]
+        root.im_reserved = value  # type: ignore[assignment]
+        host.initiate_offload_complete(root)
+
+    found = [v for v in check(observe(chain3(), scribble)).violations]
+    intact = [v for v in found if v.rule_id == "INI-HOST-FIELDS-INTACT"]
+    assert [(v.path, v.observed) for v in intact] == [
+        ("neighbor[0]", "changed im_reserved, port_number")
+    ]
+
+
+def test_a_context_rewritten_after_completion_by_an_equal_object_is_reported() -> None:
+    def rewrite(host: RecordingHost, root: OffloadBlockList) -> None:
+        blocks = take_snapshot(root).blocks
+        for block in blocks:
+            block.status = S.SUCCESS
+            assert block.miniport_offload_context is not None
+            block.miniport_offload_context.value = object()
+        host.initiate_offload_complete(root)
+        last = blocks[-1].miniport_offload_context
+        assert last is not None
+        last.value = Liar()  # equal to the old context, but another object
+
+    found = check(observe(chain3(), rewrite)).violations
+    late = [v for v in found if v.rule_id == "INI-NO-TOUCH-AFTER-COMPLETE"]
+    assert [(v.path, v.observed.split(" written")[0]) for v in late] == [
+        ("neighbor[0].path[0].tcp[0]", "context slot")
+    ]
 
 
 def test_capture_copies_reserved_arrays() -> None:
