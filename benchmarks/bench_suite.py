@@ -8,6 +8,7 @@ generating the same trees (same aims, seeds and budget) without running them.
 
 from __future__ import annotations
 
+import argparse
 import re
 import subprocess
 import sys
@@ -24,18 +25,21 @@ from pytest_offload.aims import aim_for
 from pytest_offload.settings import BUDGETS
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pytest_offload.spec import TreeSpec
 
 SEED = 20261125
 
 
-def run_pytest(*extra: str) -> tuple[float, dict[str, str], str]:
+def run_pytest(*extra: str, budget: str = "default") -> tuple[float, dict[str, str], str]:
     """Run the main job in a scratch directory; return wall time, verdicts, last line."""
     with tempfile.TemporaryDirectory() as scratch:
         start = time.perf_counter()
         done = subprocess.run(
             [sys.executable, "-m", "pytest", "--offload-target=reference_target",
-             f"--offload-seed={SEED}", "-p", "no:cacheprovider", "-q", *extra],
+             f"--offload-seed={SEED}", f"--offload-budget={budget}",
+             "-p", "no:cacheprovider", "-q", *extra],
             cwd=scratch, capture_output=True, text=True, check=False,
         )  # fmt: skip
         elapsed = time.perf_counter() - start
@@ -46,7 +50,7 @@ def run_pytest(*extra: str) -> tuple[float, dict[str, str], str]:
     return elapsed, verdicts, done.stdout.strip().splitlines()[-1]
 
 
-def generation_only_vs_full() -> tuple[float, float]:
+def generation_only_vs_full(budget: str = "default") -> tuple[float, float]:
     """Seconds to draw and build every rule's trees, and to draw, build, run and judge."""
     caps = reference_target.create_target(None).capabilities  # type: ignore[arg-type]
     times = []
@@ -65,7 +69,7 @@ def generation_only_vs_full() -> tuple[float, float]:
 
             hypothesis.seed(SEED)(
                 hypothesis.settings(
-                    max_examples=BUDGETS["default"], deadline=None, database=None,
+                    max_examples=BUDGETS[budget], deadline=None, database=None,
                     suppress_health_check=list(HealthCheck), phases=[Phase.generate],
                 )(given(aim_for(rule.id).build(caps))(body))
             )()  # fmt: skip
@@ -73,16 +77,21 @@ def generation_only_vs_full() -> tuple[float, float]:
     return times[0], times[1]
 
 
-def main() -> None:
-    serial, serial_verdicts, serial_last = run_pytest()
-    parallel, parallel_verdicts, parallel_last = run_pytest("-n", "2")
+def main(argv: Sequence[str] | None = None) -> bool:
+    """Measure and print; return whether both runs gave the same verdict for every rule."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", choices=sorted(BUDGETS), default="default")
+    budget = parser.parse_args(argv).budget
+    serial, serial_verdicts, serial_last = run_pytest(budget=budget)
+    parallel, parallel_verdicts, parallel_last = run_pytest("-n", "2", budget=budget)
     print(f"serial:   {serial:6.1f} s  {serial_last}")
     print(f"-n 2:     {parallel:6.1f} s  {parallel_last}")
     same = serial_verdicts == parallel_verdicts and len(serial_verdicts) == len(CATALOGUE)
     print(f"same verdicts for all {len(serial_verdicts)} rules: {same}")
-    generate, full = generation_only_vs_full()
+    generate, full = generation_only_vs_full(budget)
     print(f"generation only: {generate:6.2f} s; generation + target + checker: {full:6.2f} s; "
           f"overhead {full / generate:4.1f}x")  # fmt: skip
+    return same
 
 
 if __name__ == "__main__":

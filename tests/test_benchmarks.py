@@ -1,0 +1,50 @@
+"""The benchmark scripts still run: each at a tiny size, its own sanity checks included.
+
+Timings are not asserted (they live in benchmarks/RESULTS.md); this only keeps the scripts
+from rotting as the library changes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.fixture
+def bench(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+
+    def load(name: str) -> Any:
+        return importlib.import_module(name)
+
+    yield load
+    for name in ("bench_checker", "bench_reference_target", "bench_suite", "_trees"):
+        sys.modules.pop(name, None)
+
+
+def test_the_checker_benchmark_runs(bench: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = bench("bench_checker").main(["--sizes", "150", "300", "--rounds", "2"])
+    assert [row.blocks for row in rows] == [101, 303]
+    assert all(len(row.checker) == 2 and row.ratio > 0 for row in rows)
+    out = capsys.readouterr().out
+    assert "checker at 303 blocks:" in out
+    assert "time per block varies by" in out
+
+
+def test_the_reference_target_benchmark_runs(bench: Any) -> None:
+    ratios = bench("bench_reference_target").main(["--sizes", "200", "--rounds", "1"])
+    assert list(ratios) == [202]
+
+
+def test_the_suite_benchmark_runs(bench: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench("bench_suite").main(["--budget", "quick"]) is True
+    assert "same verdicts for all 30 rules: True" in capsys.readouterr().out
