@@ -84,12 +84,14 @@ class TargetChecker:
 
     def _run(self, facts: InitiateFacts) -> CheckReport:
         outcomes: dict[str, RuleOutcome] = {}
+        broken = False
         for r in self.rules:
             outcome = RuleOutcome(r, facts)
             r.check(facts, outcome)
             outcomes[r.id] = outcome
+            broken = broken or bool(outcome.violations)
         report = CheckReport(facts.observation, outcomes)
-        if any(o.violations for o in outcomes.values()):
+        if broken:
             report.expected = expected_statuses(facts)
         return report
 

@@ -44,10 +44,8 @@ def code_layer(facts: InitiateFacts, out: RuleOutcome) -> None:
     snapshot = facts.snapshot
     roles, depths = snapshot.roles, snapshot.depths
     new = Role.NEW_OFFLOAD
-    present = facts.present
-    for code, wanted in CAUSE_CODE_LAYERS.items():
-        if code not in present:
-            continue
+    for code in [c for c in CAUSE_CODE_LAYERS if c in facts.present]:
+        wanted = CAUSE_CODE_LAYERS[code]
         count = facts.count_of(int(code))
         if not count:
             continue
