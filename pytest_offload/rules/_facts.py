@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import chain, compress, repeat
+from itertools import compress, repeat
 from operator import and_, eq, is_not, ne
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -352,8 +352,10 @@ class InitiateFacts:
         if len(at) * 2 < self.n:
             found = list(map(codes.__getitem__, at)).count(code)
         else:  # most blocks stand at this depth: count the others instead
-            elsewhere = chain.from_iterable(ps for d, ps in enumerate(by_depth) if d != depth)
-            found = total - list(map(codes.__getitem__, elsewhere)).count(code)
+            found = total
+            for d, ps in enumerate(by_depth):
+                if d != depth:
+                    found -= list(map(codes.__getitem__, ps)).count(code)
         depths = self.snapshot.depths
         for i in self.others:
             if depths[i] == depth and codes[i] == code:
@@ -645,13 +647,13 @@ class BatchFacts:
         self.ledger = ledger
         self.fresh = ledger.fresh and len(observations) == 1
         self.initiates = [InitiateFacts(obs, self) for obs in observations]
-        self._offloaded: dict[str, int] | None = None
+        self._offloaded: dict[str, int] = {}
 
     def offloaded_in_batch(self, layer: str) -> int:
         """New objects of ``layer`` offloaded by every initiate of the batch (computed once)."""
-        if self._offloaded is None:
-            self._offloaded = {
-                name: sum(f.offloaded_depths.count(depth) for f in self.initiates)
-                for depth, name in enumerate(LAYERS)
-            }
-        return self._offloaded[layer]
+        found = self._offloaded.get(layer)
+        if found is None:
+            depth = LAYERS.index(layer)
+            found = sum(f.offloaded_depths.count(depth) for f in self.initiates)
+            self._offloaded[layer] = found
+        return found
