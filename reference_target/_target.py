@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pytest_offload import (
     NdisStatus,
@@ -19,6 +19,8 @@ from pytest_offload.state import NOT_OFFLOADABLE_STATES
 from reference_target._resources import OBJECT_COST, OffloadedObject, Pools
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pytest_offload import Host
     from pytest_offload.state import NetBufferList
 
@@ -31,6 +33,9 @@ LAYER_TYPES = {
     "tcp": (OffloadStateType.TCP,),
 }
 STATE_CLASS = {"neighbor": NeighborOffloadState, "path": PathOffloadState, "tcp": TcpOffloadState}
+_TCP = LAYERS.index("tcp")
+_SUCCESS, _PARTIAL, _FAILURE = S.SUCCESS, S.OFFLOAD_PARTIAL_SUCCESS, S.FAILURE
+_TCP_ENTRIES = S.OFFLOAD_TCP_ENTRIES
 
 
 class ReferenceTarget:
@@ -110,9 +115,12 @@ class ReferenceTarget:
     ) -> list[tuple[NetBufferList, ...]]:
         """Process ``first`` and its next blocks, each with its dependents before the next."""
         sends: list[tuple[NetBufferList, ...]] = []
+        process = self._process
         block = first
         while block is not None:
-            sends += self._process(block, depth, parent, parent_is_placeholder)
+            found = process(block, depth, parent, parent_is_placeholder)
+            if found:
+                sends += found
             block = block.next_block
         return sends
 
@@ -122,41 +130,41 @@ class ReferenceTarget:
         depth: int,
         parent: OffloadedObject | None,
         parent_is_placeholder: bool,
-    ) -> list[tuple[NetBufferList, ...]]:
+    ) -> Sequence[tuple[NetBufferList, ...]]:
+        """Decide one block (and its dependents); return the send data it took over."""
         slot = block.miniport_offload_context
+        below = block.dependent_block_list
         if slot is None:  # placeholder: always SUCCESS, dependents hang on nothing new
-            block.status = S.SUCCESS
-            return self._walk_chain(
-                block.dependent_block_list, depth + 1, None, parent_is_placeholder=True
-            )
-        layer = LAYERS[depth] if depth < len(LAYERS) else None
+            block.status = _SUCCESS
+            if below is None:
+                return ()
+            return self._walk_chain(below, depth + 1, None, parent_is_placeholder=True)
         if (
-            layer is None
-            or (layer == "tcp" and block.dependent_block_list is not None)
-            or block.state_type not in LAYER_TYPES[layer]
+            depth > _TCP
+            or (depth == _TCP and below is not None)
+            or block.state_type not in LAYER_TYPES[LAYERS[depth]]
         ):
-            self._fail(block, S.FAILURE)  # malformed: this block and its subtree
-            return []
-        assert layer is not None
+            self._fail(block, _FAILURE)  # malformed: this block and its subtree
+            return ()
+        layer = LAYERS[depth]
         if slot.value is not None:
             return self._process_linker(block, depth, layer, slot.value)
         if not isinstance(block.state, STATE_CLASS[layer]) or (
             depth > 0 and parent_is_placeholder
         ):
-            self._fail(block, S.FAILURE)  # a new offload without state, or with no parent
-            return []
+            self._fail(block, _FAILURE)  # a new offload without state, or with no parent
+            return ()
         obj, status = self._admit(block, layer, parent)
         if obj is None:
             self._fail(block, status)
-            return []
+            return ()
         slot.value = obj
-        sends: list[tuple[NetBufferList, ...]] = []
-        if layer == "tcp" and block.net_buffer_list_chain:
-            sends.append(block.net_buffer_list_chain)
-        sends += self._walk_chain(
-            block.dependent_block_list, depth + 1, obj, parent_is_placeholder=False
-        )
-        block.status = S.SUCCESS if _all_offloaded(block) else S.OFFLOAD_PARTIAL_SUCCESS
+        if below is None:  # a leaf: nothing below can fail
+            block.status = _SUCCESS
+            chain = block.net_buffer_list_chain
+            return [chain] if depth == _TCP and chain else ()
+        sends = self._walk_chain(below, depth + 1, obj, parent_is_placeholder=False)
+        block.status = _SUCCESS if _all_offloaded(block) else _PARTIAL
         return sends
 
     def _process_linker(
@@ -180,6 +188,8 @@ class ReferenceTarget:
     def _fail(self, block: OffloadBlockList, status: int) -> None:
         """Fail ``block``; its dependents get FAILURE without being attempted."""
         block.status = status
+        if block.dependent_block_list is None:
+            return
         stack = list(block.dependents())
         while stack:
             below = stack.pop()
@@ -191,13 +201,13 @@ class ReferenceTarget:
     def _admit(
         self, block: OffloadBlockList, layer: str, parent: OffloadedObject | None
     ) -> tuple[OffloadedObject | None, int]:
-        state = block.state
-        if isinstance(state, NeighborOffloadState):
-            return self._admit_neighbor(block, state)
-        if isinstance(state, PathOffloadState):
+        # _process checked that the state is the class of the layer.
+        state: Any = block.state
+        if layer == "tcp":
+            return self._admit_tcp(block, state, parent)
+        if layer == "path":
             return self._admit_path(block, state, parent)
-        assert isinstance(state, TcpOffloadState)
-        return self._admit_tcp(block, state, parent)
+        return self._admit_neighbor(block, state)
 
     def _memory_left(self) -> int | None:
         budget = self.memory_budget
@@ -268,12 +278,12 @@ class ReferenceTarget:
             return None, S.OFFLOAD_TCP_RCV_WINDOW
         connection_state = state.delegated.state
         if connection_state in NOT_OFFLOADABLE_STATES:
-            return None, S.FAILURE  # the host never offloads these states
+            return None, _FAILURE  # the host never offloads these states
         if connection_state in self.reject_states:
             rejected = caps.ndis_version >= (6, 20)
-            return None, S.OFFLOAD_CONNECTION_REJECTED if rejected else S.FAILURE
+            return None, S.OFFLOAD_CONNECTION_REJECTED if rejected else _FAILURE
         if pools.counts["tcp"] >= caps.tcp_connection_offload_capacity:
-            return None, S.OFFLOAD_TCP_ENTRIES
+            return None, _TCP_ENTRIES
         sends = block.net_buffer_list_chain or ()
         xmit_needed = 1 + len(sends)
         if pools.xmit_used + xmit_needed > self.xmit_buffers:

@@ -23,7 +23,7 @@ from reference_target import ReferenceTarget
 from reference_target._resources import OffloadedObject
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from pytest_offload import Host
 
@@ -197,7 +197,8 @@ class StopsAfterFailedRoot(ReferenceTarget):
             return super()._walk_chain(
                 first, depth, parent, parent_is_placeholder=parent_is_placeholder
             )
-        block, sends, stopped = first, [], False
+        block, stopped = first, False
+        sends: list[Any] = []
         while block is not None:
             if stopped:
                 self._fail(block, S.FAILURE)
@@ -393,7 +394,7 @@ class AcceptsNewUnderPlaceholder(ReferenceTarget):
         depth: int,
         parent: OffloadedObject | None,
         parent_is_placeholder: bool,
-    ) -> list[Any]:
+    ) -> Sequence[Any]:
         return super()._process(block, depth, parent, False)
 
 
