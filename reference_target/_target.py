@@ -34,6 +34,8 @@ LAYER_TYPES = {
 }
 STATE_CLASS = {"neighbor": NeighborOffloadState, "path": PathOffloadState, "tcp": TcpOffloadState}
 _TCP = LAYERS.index("tcp")
+_TYPES_AT = tuple(LAYER_TYPES[layer] for layer in LAYERS)
+_CLASS_AT = tuple(STATE_CLASS[layer] for layer in LAYERS)
 _SUCCESS, _PARTIAL, _FAILURE = S.SUCCESS, S.OFFLOAD_PARTIAL_SUCCESS, S.FAILURE
 _TCP_ENTRIES = S.OFFLOAD_TCP_ENTRIES
 
@@ -142,19 +144,17 @@ class ReferenceTarget:
         if (
             depth > _TCP
             or (depth == _TCP and below is not None)
-            or block.state_type not in LAYER_TYPES[LAYERS[depth]]
+            or block.state_type not in _TYPES_AT[depth]
         ):
             self._fail(block, _FAILURE)  # malformed: this block and its subtree
             return ()
-        layer = LAYERS[depth]
         if slot.value is not None:
-            return self._process_linker(block, depth, layer, slot.value)
-        if not isinstance(block.state, STATE_CLASS[layer]) or (
-            depth > 0 and parent_is_placeholder
-        ):
+            return self._process_linker(block, depth, LAYERS[depth], slot.value)
+        state = block.state
+        if not isinstance(state, _CLASS_AT[depth]) or (depth > 0 and parent_is_placeholder):
             self._fail(block, _FAILURE)  # a new offload without state, or with no parent
             return ()
-        obj, status = self._admit(block, layer, parent)
+        obj, status = self._admit(block, LAYERS[depth], parent)
         if obj is None:
             self._fail(block, status)
             return ()
@@ -198,20 +198,21 @@ class ReferenceTarget:
 
     # -- admission: one decision ladder per layer, each rung one NDIS cause -------------
 
+    def _memory_left(self) -> int | None:
+        budget = self.memory_budget
+        return None if budget is None else budget - self.pools.memory_used
+
     def _admit(
         self, block: OffloadBlockList, layer: str, parent: OffloadedObject | None
     ) -> tuple[OffloadedObject | None, int]:
-        # _process checked that the state is the class of the layer.
+        """One decision ladder per layer, each rung one NDIS cause (the state's class was
+        checked by the walk)."""
         state: Any = block.state
         if layer == "tcp":
             return self._admit_tcp(block, state, parent)
         if layer == "path":
             return self._admit_path(block, state, parent)
         return self._admit_neighbor(block, state)
-
-    def _memory_left(self) -> int | None:
-        budget = self.memory_budget
-        return None if budget is None else budget - self.pools.memory_used
 
     def _admit_neighbor(
         self, block: OffloadBlockList, state: NeighborOffloadState
