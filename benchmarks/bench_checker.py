@@ -15,6 +15,7 @@ round and from the fastest one (the least disturbed estimate of the checker's ow
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import sys
 import time
@@ -87,6 +88,7 @@ def measure(sizes: Sequence[int], rounds: int) -> list[Row]:
     observed = [observe(size) for size in sizes]
     rows = [Row(len(obs.snapshot), [], []) for _, obs in observed]
     for _ in range(rounds):
+        gc.collect()  # nothing owed from earlier allocations lands inside a timing
         for (capabilities, obs), row in zip(observed, rows, strict=True):
             root = obs.snapshot.root
             repeat = max(1, BATCH_BLOCKS // row.blocks)
