@@ -19,7 +19,7 @@ class OffloadedObject:
     Domain.md 1.6: each TCP object points to its path, each path to its neighbor.
     """
 
-    __slots__ = ("buffered", "handle", "layer", "parent", "resources", "state")
+    __slots__ = ("buffered", "handle", "layer", "parent", "state")
 
     def __init__(
         self,
@@ -33,7 +33,6 @@ class OffloadedObject:
         self.parent = parent
         self.handle = handle
         self.buffered = b""
-        self.resources: dict[str, object] = {}
 
     def __repr__(self) -> str:
         return f"<{self.layer} context 0x{id(self):x}>"

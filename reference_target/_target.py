@@ -38,6 +38,7 @@ _TYPES_AT = tuple(LAYER_TYPES[layer] for layer in LAYERS)
 _CLASS_AT = tuple(STATE_CLASS[layer] for layer in LAYERS)
 _SUCCESS, _PARTIAL, _FAILURE = S.SUCCESS, S.OFFLOAD_PARTIAL_SUCCESS, S.FAILURE
 _TCP_ENTRIES = S.OFFLOAD_TCP_ENTRIES
+_OFFLOADED = frozenset({_SUCCESS, _PARTIAL})
 
 
 class ReferenceTarget:
@@ -296,7 +297,7 @@ class ReferenceTarget:
         left = self._memory_left()
         if left is not None and left < OBJECT_COST["tcp"]:
             return None, S.RESOURCES
-        copied = b"".join(nbl.data for nbl in buffered)
+        copied = b"".join([nbl.data for nbl in buffered]) if buffered else b""
         if left is not None and left - OBJECT_COST["tcp"] < len(copied):
             return None, S.FAILURE  # cannot copy buffered receive data (domain.md 4.3)
         obj = OffloadedObject("tcp", state, parent, block.ndis_offload_handle)
@@ -308,4 +309,9 @@ class ReferenceTarget:
 
 
 def _all_offloaded(block: OffloadBlockList) -> bool:
-    return all(c.status in (S.SUCCESS, S.OFFLOAD_PARTIAL_SUCCESS) for c in block.dependents())
+    child = block.dependent_block_list
+    while child is not None:
+        if child.status not in _OFFLOADED:
+            return False
+        child = child.next_block
+    return True
