@@ -268,7 +268,7 @@ class ReferenceTarget:
         if left is not None and left < OBJECT_COST["path"]:
             return None, S.RESOURCES
         obj = OffloadedObject("path", state, parent, block.ndis_offload_handle)
-        pools.source_ips[source] += 1
+        pools.source_ips[source] = pools.source_ips.get(source, 0) + 1  # no __missing__ call
         pools.register(obj, OBJECT_COST["path"])
         return obj, S.SUCCESS
 
