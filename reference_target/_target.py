@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from pytest_offload import (
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
 
 S = NdisStatus
 CompletionMode = Literal["inline", "thread", "delayed"]
+#: One layer's admission ladder: (block, state, parent) -> (object or None, status).
+Admission = Callable[
+    [OffloadBlockList, Any, "OffloadedObject | None"], tuple["OffloadedObject | None", int]
+]
 LAYERS = ("neighbor", "path", "tcp")
 LAYER_TYPES = {
     "neighbor": (OffloadStateType.NEIGHBOR,),
@@ -75,6 +80,7 @@ class ReferenceTarget:
         self.delay = delay
         self.pools = Pools()
         self._lock = threading.Lock()
+        self._admit_at: tuple[Admission, ...] | None = None
 
     # -- MiniportInitiateOffload ------------------------------------------------------
 
@@ -94,6 +100,15 @@ class ReferenceTarget:
     def _walk_tree(self, root: OffloadBlockList) -> list[tuple[NetBufferList, ...]]:
         """Decide every block of the tree under the table lock; return send data to complete."""
         with self._lock:
+            # Each walk calls the layers' admission ladders directly, looked up afresh (a
+            # subclass may override them), unless _admit itself is overridden.
+            self._admit_at = None
+            if type(self)._admit is ReferenceTarget._admit:
+                self._admit_at = (
+                    lambda block, state, parent: self._admit_neighbor(block, state),
+                    self._admit_path,
+                    self._admit_tcp,
+                )
             return self._walk_chain(root, 0, None, parent_is_placeholder=False)
 
     def _offload_and_complete(self, root: OffloadBlockList) -> None:
@@ -155,7 +170,11 @@ class ReferenceTarget:
         if not isinstance(state, _CLASS_AT[depth]) or (depth > 0 and parent_is_placeholder):
             self._fail(block, _FAILURE)  # a new offload without state, or with no parent
             return ()
-        obj, status = self._admit(block, LAYERS[depth], parent)
+        admit_at = self._admit_at
+        if admit_at is not None:
+            obj, status = admit_at[depth](block, state, parent)
+        else:
+            obj, status = self._admit(block, LAYERS[depth], parent)
         if obj is None:
             self._fail(block, status)
             return ()
