@@ -262,7 +262,6 @@ class InitiateFacts:
         #: Linkers and placeholders: the blocks that are not new offloads.
         self.others = self.linkers + self.placeholders if len(self.new_positions) < n else []
         self._derive_layers()
-        self._failed: list[bool] | None = None
         self._offloaded: list[bool] | None = None
         self._internal_buckets: dict[int, list[int]] = {}
         self._internal_codes: list[int | None] | None = None
@@ -347,6 +346,7 @@ class InitiateFacts:
         total = self.count_of(code)
         if not total:
             return 0
+        code = _MEMBERS.get(code, code)  # scans match enum members by identity
         codes, by_depth = self.codes, self.snapshot.by_depth
         at = by_depth[depth] if depth < len(by_depth) else []
         if len(at) * 2 < self.n:
@@ -362,26 +362,9 @@ class InitiateFacts:
                 found -= 1
         return found
 
-    @property
-    def failed(self) -> list[bool]:
-        """For each block, whether its status is a failure code (memoised)."""
-        if self._failed is None:
-            self._failed = list(map(_FAILED.__contains__, self.codes))
-        return self._failed
-
     def is_failed(self, position: int) -> bool:
         """Whether the block at ``position`` carries a failure code."""
         return self.codes[position] in _FAILED
-
-    @property
-    def new_layer(self) -> list[str | None]:
-        """The layer name of each new offload by its type (``None`` elsewhere)."""
-        return [None if d is None else LAYERS[d] for d in self.new_depth]
-
-    @property
-    def offloaded_layers(self) -> list[str | None]:
-        """The layer name of each block of ``new_offloaded``."""
-        return [None if d is None else LAYERS[d] for d in self.offloaded_depths]
 
     def new_offloaded_slots(self) -> list[object]:
         """The context slot value of each block of ``new_offloaded``."""
