@@ -7,6 +7,7 @@ from rotting as the library changes.
 from __future__ import annotations
 
 import importlib
+import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,13 @@ def bench(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         return importlib.import_module(name)
 
     yield load
-    for name in ("bench_checker", "bench_reference_target", "bench_suite", "_trees"):
+    for name in (
+        "bench_checker",
+        "bench_reference_target",
+        "bench_suite",
+        "differential",
+        "_trees",
+    ):
         sys.modules.pop(name, None)
 
 
@@ -48,3 +55,31 @@ def test_the_reference_target_benchmark_runs(bench: Any) -> None:
 def test_the_suite_benchmark_runs(bench: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert bench("bench_suite").main(["--budget", "quick"]) is True
     assert "same verdicts for all 30 rules: True" in capsys.readouterr().out
+
+
+def _in_git_checkout(revision: str) -> bool:
+    done = subprocess.run(
+        ["git", "-C", str(BENCHMARKS.parent), "cat-file", "-e", f"{revision}^{{commit}}"],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    return done.returncode == 0
+
+
+@pytest.mark.skipif(not _in_git_checkout("HEAD"), reason="needs a git checkout")
+def test_the_differential_check_agrees_with_the_last_commit(bench: Any) -> None:
+    # The working tree may hold uncommitted changes while developing; both sides judge
+    # the same scenarios, so a difference here means verdicts changed since HEAD.
+    assert bench("differential").main(["--against", "HEAD", "--scenarios", "30"]) == 0
+
+
+#: A commit whose INI-ENTRIES-CAUSE judged claims by depth on malformed trees (a drift the
+#: differential check found during the session-2 speed-up, and which was fixed).
+DRIFTED = "e556348"
+
+
+@pytest.mark.skipif(not _in_git_checkout(DRIFTED), reason="needs the project's git history")
+def test_the_differential_check_finds_a_drift(
+    bench: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert bench("differential").main(["--against", DRIFTED, "--scenarios", "100"]) == 1
+    assert "INI-ENTRIES-CAUSE" in capsys.readouterr().out
