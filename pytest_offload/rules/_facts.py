@@ -436,6 +436,13 @@ class InitiateFacts:
         """Positions of the blocks that have immediate dependents."""
         return self.snapshot.internal
 
+    @property
+    def internal_codes(self) -> list[int | None]:
+        """The code of each block of ``internal`` (memoised)."""
+        if self._internal_codes is None:
+            self._internal_codes = list(map(self.codes.__getitem__, self.internal))
+        return self._internal_codes
+
     def internal_with(self, code: int) -> list[int]:
         """Blocks with dependents whose status is ``code`` (memoised)."""
         found = self._internal_buckets.get(code)
@@ -443,9 +450,7 @@ class InitiateFacts:
             if code not in self.present:
                 found = []
             else:
-                if self._internal_codes is None:
-                    self._internal_codes = list(map(self.codes.__getitem__, self.internal))
-                selected = map(eq, self._internal_codes, repeat(_MEMBERS.get(code, code)))
+                selected = map(eq, self.internal_codes, repeat(_MEMBERS.get(code, code)))
                 found = list(compress(self.internal, selected))
             self._internal_buckets[code] = found
         return found
@@ -545,10 +550,8 @@ class InitiateFacts:
         known = self.batch.ledger
         slots = snapshot.image.slot_values
         internal = self.internal
-        if self._internal_codes is None:
-            self._internal_codes = list(map(self.codes.__getitem__, internal))
         out: list[int] = []
-        for i in compress(internal, map(_FAILED.__contains__, self._internal_codes)):
+        for i in compress(internal, map(_FAILED.__contains__, self.internal_codes)):
             role = roles[i]
             if role is Role.NEW_OFFLOAD or (
                 role is Role.LINKER and context_key(slots[i]) not in known
