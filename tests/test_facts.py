@@ -129,9 +129,9 @@ def test_offloaded_blocks_layers_and_structure(facts: InitiateFacts) -> None:
             mine = [i for i in new if codes[i] == code]
             at_depth = [i for i in mine if snap.depths[i] == depth]
             assert facts.new_at_depth_with(int(code), depth) == len(at_depth)
-            found = facts.typed_for_layer(int(code), depth)
             by_type = [i for i in mine if typed(i, depth)]
-            assert found == (len(by_type) if isinstance(found, int) else by_type)
+            assert facts.typed_positions(int(code), depth) == by_type
+            assert facts.typed_count(int(code), depth) == len(by_type)
     everyone = list(range(facts.n))
     assert facts.all_dependents_offloaded(everyone) == [
         all(codes[c] in OFFLOADED for c in snap.dependents[i]) for i in everyone

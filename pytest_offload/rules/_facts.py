@@ -325,14 +325,18 @@ class InitiateFacts:
             return found
         return found - sum(1 for i in self.others if depths[i] == depth)
 
-    def typed_for_layer(self, code: int, depth: int) -> list[int] | int:
+    def typed_positions(self, code: int, depth: int) -> list[int]:
         """The new offloads whose type names the layer at ``depth`` and whose status is
-        ``code``: their count when the tree is well formed (types then match depths, and
-        counting is cheap), else their positions."""
-        if not self.malformed:
-            return self.new_at_depth_with(code, depth)
+        ``code``."""
         new_depth = self.new_depth
         return [i for i in self.with_code(code) if new_depth[i] == depth]
+
+    def typed_count(self, code: int, depth: int) -> int:
+        """How many :meth:`typed_positions` there are; counted at C speed when the tree is
+        well formed (every type then matches its block's depth)."""
+        if not self.malformed:
+            return self.new_at_depth_with(code, depth)
+        return len(self.typed_positions(code, depth))
 
     def new_at_depth_with(self, code: int, depth: int) -> int:
         """How many new offloads at ``depth`` carry ``code``, counted at C speed by

@@ -97,27 +97,19 @@ def entries_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
         if code not in facts.present:
             continue
         depth = LAYERS.index(layer)
-        typed = facts.typed_for_layer(int(code), depth)
-        claimed = typed if isinstance(typed, int) else len(typed)
+        claimed = facts.typed_count(int(code), depth)
         if not claimed:
             continue
         out.hit(claimed)
         total = batch.ledger.counts[layer] + batch.offloaded_in_batch(layer)
         if total >= cap:
             continue
-        if isinstance(typed, int):
-            typed = _new_at_depth(facts, facts.with_code(int(code)), depth)
-        for i in typed:
+        for i in facts.typed_positions(int(code), depth):
             out.violate(
                 i,
                 f"{format_status(code)} with {total} {layer} objects offloaded",
                 f"no {S(code).name} before {name}={cap} is reached",
             )
-
-
-def _new_at_depth(facts: InitiateFacts, positions: list[int], depth: int) -> list[int]:
-    depths, roles = facts.snapshot.depths, facts.snapshot.roles
-    return [i for i in positions if depths[i] == depth and roles[i] is Role.NEW_OFFLOAD]
 
 
 def _first_new_at_depth(facts: InitiateFacts, code: int, depth: int) -> int:
