@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import reference_target
 from pytest_offload import (
     NeighborOffloadState,
     OffloadBlockList,
@@ -11,6 +14,10 @@ from pytest_offload import (
     chain,
     new_offload,
 )
+
+if TYPE_CHECKING:
+    from pytest_offload import Host
+    from reference_target import ReferenceTarget
 
 
 def big_tree(blocks: int) -> OffloadBlockList:
@@ -27,6 +34,17 @@ def big_tree(blocks: int) -> OffloadBlockList:
     head = chain(neighbors)
     assert head is not None
     return head
+
+
+def capacity_bound_target(host: Host, blocks: int) -> ReferenceTarget:
+    """A fresh reference target with TCP capacity for a tenth of ``big_tree(blocks)``'s
+    connections and no other limit in reach: the tree exhausts it, so failures are judged
+    (entries, partial success, depth-first order) and not only successes."""
+    return reference_target.create_target(
+        host, tcp_capacity=blocks // 10, neighbor_capacity=None, path_capacity=None,
+        ip_address_capacity=blocks, memory_budget=None, xmit_buffers=blocks,
+        rcv_buffers=blocks,
+    )  # fmt: skip
 
 
 def bare_traversal(root: OffloadBlockList) -> int:

@@ -25,9 +25,8 @@ from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _trees import bare_traversal, big_tree
+from _trees import bare_traversal, big_tree, capacity_bound_target
 
-import reference_target
 from pytest_offload import TargetChecker
 from pytest_offload.host import RecordingHost
 
@@ -68,15 +67,11 @@ class Row:
 def observe(size: int) -> tuple[OffloadCapabilities, Observation]:
     """One initiate of a ``size``-block tree through the reference target.
 
-    Capacity for a tenth of the connections: the tree exhausts it, so the rules that judge
-    failures (entries, partial success, depth-first order) all do real work.
+    The target runs out of TCP capacity, so the rules that judge failures do real work.
     """
     tree = big_tree(size)
     host = RecordingHost(timeout=60)
-    target = reference_target.create_target(
-        host, tcp_capacity=size // 10, neighbor_capacity=None, path_capacity=None,
-        ip_address_capacity=size, memory_budget=None, xmit_buffers=size, rcv_buffers=size,
-    )  # fmt: skip
+    target = capacity_bound_target(host, size)
     obs = host.run_initiate(target, tree, capabilities=target.capabilities)
     report = TargetChecker(target.capabilities).check(obs)
     assert report.violations == [], report.violations[:3]

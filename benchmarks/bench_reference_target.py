@@ -21,9 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from typing import TYPE_CHECKING
 
-from _trees import bare_traversal, big_tree
-
-import reference_target
+from _trees import bare_traversal, big_tree, capacity_bound_target
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -57,11 +55,7 @@ def main(argv: Sequence[str] | None = None) -> dict[int, float]:
         for _ in range(args.rounds or (9 if size < 100_000 else 5)):
             tree = big_tree(size)  # fresh tree and target each round: nothing offloaded yet
             host = CountingHost()
-            target = reference_target.create_target(
-                host, tcp_capacity=size // 10, neighbor_capacity=None, path_capacity=None,
-                ip_address_capacity=size, memory_budget=None, xmit_buffers=size,
-                rcv_buffers=size,
-            )  # fmt: skip
+            target = capacity_bound_target(host, size)
             # Building the tree leaves a million young objects pending: collect them now,
             # so that a full collection they are owed does not land inside the timing.
             # Collections the target's own allocations cause still count.
