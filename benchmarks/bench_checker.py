@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _trees import bare_traversal, big_tree, capacity_bound_target
 
 from pytest_offload import TargetChecker
-from pytest_offload.host import RecordingHost
+from pytest_offload.harness import RecordingHost
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

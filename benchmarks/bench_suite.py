@@ -21,13 +21,13 @@ from hypothesis import HealthCheck, Phase, given
 
 import reference_target
 from pytest_offload import CATALOGUE, InFlight, run_scenario
-from pytest_offload.aims import aim_for
-from pytest_offload.settings import BUDGETS
+from pytest_offload.generate import aim_for
+from pytest_offload.run import BUDGETS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from pytest_offload.spec import TreeSpec
+    from pytest_offload.generate import TreeSpec
 
 SEED = 20261125
 

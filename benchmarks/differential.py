@@ -30,6 +30,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # Imported from whichever tree is first on the path: the child processes put the tree
 # under test there.
 
+from pytest_offload import NetBufferList, OffloadStateType  # noqa: E402
+
+try:  # the top-level name since the layout of subpackages; a module of its own before
+    from pytest_offload import RecordingHost
+except ImportError:  # pragma: no cover - only when judging an older revision
+    from pytest_offload.host import RecordingHost  # type: ignore[import-not-found, no-redef]
+
 from pytest_offload import (  # noqa: E402
     NdisStatus,
     NeighborOffloadState,
@@ -45,9 +52,6 @@ from pytest_offload import (  # noqa: E402
     placeholder,
     take_snapshot,
 )
-from pytest_offload.host import RecordingHost  # noqa: E402
-from pytest_offload.state import NetBufferList  # noqa: E402
-from pytest_offload.tree import OffloadStateType  # noqa: E402
 
 S = NdisStatus
 T = OffloadStateType

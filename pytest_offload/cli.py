@@ -13,7 +13,13 @@ from typing import Any
 import jsonschema
 
 import pytest_offload
-from pytest_offload.certificate import catalogue_hash, certificate_hash, load_schema
+from pytest_offload.report import (
+    catalogue_hash,
+    certificate_hash,
+    load_schema,
+    render,
+    render_status_codes,
+)
 
 __all__ = ["main", "verify"]
 
@@ -139,7 +145,14 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument(
         "--no-rerun", action="store_true", help="check integrity only, do not re-run the suite"
     )
+    pages = commands.add_parser(
+        "catalogue", help="print a generated docs page: the rule catalogue or the status codes"
+    )
+    pages.add_argument("page", nargs="?", choices=("rules", "status"), default="rules")
     args = parser.parse_args(argv)
+    if args.command == "catalogue":
+        print(render() if args.page == "rules" else render_status_codes(), end="")
+        return 0
     return verify(args.certificate, rerun=not args.no_rerun)
 
 

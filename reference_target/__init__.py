@@ -7,7 +7,7 @@ It depends on the pytest_offload model only, never on pytest or the plugin.
 
 from __future__ import annotations
 
-from pytest_offload import Host, OffloadCapabilities, TcpConnectionState
+from pytest_offload.model import Host, OffloadCapabilities, TcpConnectionState
 from reference_target._target import CompletionMode, ReferenceTarget
 
 __all__ = ["CompletionMode", "ReferenceTarget", "create_target"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pytest_offload import NeighborOffloadState, PathOffloadState, TcpOffloadState
+    from pytest_offload.model import NeighborOffloadState, PathOffloadState, TcpOffloadState
 
 #: Host memory each offloaded object takes from the budget (bytes), besides buffered data.
 OBJECT_COST = {"neighbor": 256, "path": 256, "tcp": 1024}

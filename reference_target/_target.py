@@ -6,7 +6,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
-from pytest_offload import (
+from pytest_offload.model import (
+    NOT_OFFLOADABLE_STATES,
     NdisStatus,
     NeighborOffloadState,
     OffloadBlockList,
@@ -16,14 +17,12 @@ from pytest_offload import (
     TcpConnectionState,
     TcpOffloadState,
 )
-from pytest_offload.state import NOT_OFFLOADABLE_STATES
 from reference_target._resources import OBJECT_COST, OffloadedObject, Pools
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from pytest_offload import Host
-    from pytest_offload.state import NetBufferList
+    from pytest_offload.model import Host, NetBufferList
 
 S = NdisStatus
 CompletionMode = Literal["inline", "thread", "delayed"]

@@ -19,7 +19,7 @@ from pytest_offload import (
     new_offload,
     take_snapshot,
 )
-from pytest_offload.host import RecordingHost
+from pytest_offload.harness import RecordingHost
 
 if TYPE_CHECKING:
     from pytest_offload import Observation

@@ -18,13 +18,13 @@ from pytest_offload import (
     expected_statuses,
     take_snapshot,
 )
-from pytest_offload.rules._facts import BatchFacts, TargetLedger
+from pytest_offload.catalogue._facts import BatchFacts, TargetLedger
 from pytest_offload.strategies import tree_specs
 from tests.support import CAPS, chain3, observe
 
 if TYPE_CHECKING:
-    from pytest_offload.host import RecordingHost
-    from pytest_offload.spec import TreeSpec
+    from pytest_offload.generate import TreeSpec
+    from pytest_offload.harness import RecordingHost
 
 S = NdisStatus
 OFFLOADED = (S.SUCCESS, S.OFFLOAD_PARTIAL_SUCCESS)

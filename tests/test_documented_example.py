@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_offload import NdisStatus
-from pytest_offload.status import CAUSE_CODE_LAYERS, INITIATE_CODES
+from pytest_offload.model import CAUSE_CODE_LAYERS, INITIATE_CODES
 from tests.support import (
     DOCUMENTED,
     N1,

@@ -20,17 +20,11 @@ from pytest_offload import (
     new_offload,
     take_snapshot,
 )
-from pytest_offload.observation import Completion, Observation
-from pytest_offload.rules._facts import (
-    BatchFacts,
-    InitiateFacts,
-    TargetLedger,
-    _malformed_reason,
-    context_key,
-)
-from pytest_offload.status import FAILURE_CODES, INITIATE_CODES
+from pytest_offload.catalogue._facts import BatchFacts, InitiateFacts, TargetLedger, context_key
+from pytest_offload.catalogue._structure import _malformed_reason
+from pytest_offload.harness import Completion, Observation
+from pytest_offload.model import FAILURE_CODES, INITIATE_CODES, LAYER_TYPES, LAYERS, ContextSlot
 from pytest_offload.strategies import malformed_tree_specs, tree_specs
-from pytest_offload.tree import LAYER_TYPES, LAYERS, ContextSlot
 from tests.support import CAPS
 
 S = NdisStatus

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from pytest_offload import NdisStatus, OffloadBlockList
-from pytest_offload.host import RecordingHost
+from pytest_offload.harness import RecordingHost
 from tests.support import CAPS, DOCUMENTED, FnTarget, documented_example, write
 
 S = NdisStatus

@@ -31,14 +31,14 @@ from pytest_offload import (
     new_offload,
     placeholder,
 )
-from pytest_offload.host import RecordingHost
+from pytest_offload.harness import RecordingHost
 from pytest_offload.strategies import malformed_tree_specs, scenarios
 from reference_target import CompletionMode, ReferenceTarget
 from reference_target._resources import OffloadedObject
 from tests.support import IPV6, chain3, documented_example
 
 if TYPE_CHECKING:
-    from pytest_offload.spec import TreeSpec
+    from pytest_offload.generate import TreeSpec
 
 S = NdisStatus
 MODES = ["inline", "thread", "delayed"]

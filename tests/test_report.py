@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import jsonschema
 import pytest
 
-from pytest_offload.certificate import catalogue_hash, certificate_hash, load_schema
+from pytest_offload.report import catalogue_hash, certificate_hash, load_schema
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -203,7 +203,7 @@ def test_the_certificate_is_the_same_under_xdist_counts_aside(pytester: pytest.P
 
 
 def test_vendor_text_is_escaped_in_the_report() -> None:
-    from pytest_offload.certificate import render_html
+    from pytest_offload.report import render_html
 
     cert = {
         "target": {"spec": "<script>alert(1)</script>", "version": None},

@@ -28,7 +28,7 @@ from pytest_offload import (
     new_offload,
     placeholder,
 )
-from pytest_offload.host import RecordingHost
+from pytest_offload.harness import RecordingHost
 from tests.support import (
     CAPS,
     DOCUMENTED,

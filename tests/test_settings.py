@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_offload.settings import BUDGETS, OffloadSettings, SettingError, resolve
+from pytest_offload.run import BUDGETS, OffloadSettings, SettingError, resolve
 
 
 def settings(

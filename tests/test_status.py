@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_offload import NdisStatus, format_status, initiate_codes, is_failed, is_offloaded
-from pytest_offload.status import FAILURE_CODES, INITIATE_CODES
+from pytest_offload.model import FAILURE_CODES, INITIATE_CODES
 
 S = NdisStatus
 

@@ -8,7 +8,7 @@ from hypothesis.errors import InvalidArgument
 
 import reference_target
 from pytest_offload import InFlight, NdisStatus, OffloadCapabilities, TreeSpec, run_scenario
-from pytest_offload.aims import AIMS, aim_for
+from pytest_offload.generate import AIMS, aim_for
 from pytest_offload.strategies import (
     neighbor_states,
     path_states,

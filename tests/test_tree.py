@@ -27,7 +27,7 @@ from pytest_offload import (
 from pytest_offload.strategies import malformed_tree_specs, tree_specs
 
 if TYPE_CHECKING:
-    from pytest_offload.spec import TreeSpec
+    from pytest_offload.generate import TreeSpec
 
 
 def named(name: str, state: object, *deps: OffloadBlockList) -> OffloadBlockList:

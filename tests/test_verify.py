@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from pytest_offload.certificate import certificate_hash
 from pytest_offload.cli import main
+from pytest_offload.report import certificate_hash
 
 pytest_plugins = ["pytester"]
 REPO = Path(__file__).resolve().parents[1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pytest_offload.suite._engine import rule_params, run_rule
+from pytest_offload.plugin._engine import rule_params, run_rule
 
 if TYPE_CHECKING:
     import pytest

@@ -1,0 +1,205 @@
+"""Completion rules: one completion, the same root, no exception, every status written."""
+
+from __future__ import annotations
+
+from itertools import compress, starmap
+from operator import is_, is_not
+from typing import TYPE_CHECKING
+
+from pytest_offload.catalogue._registry import Grade, RuleOutcome, rule
+from pytest_offload.harness import HOST_FIELD_NAMES, NO_SLOT
+from pytest_offload.model import NdisStatus
+
+if TYPE_CHECKING:
+    from pytest_offload.catalogue._facts import InitiateFacts
+
+MUST, SHOULD = Grade.MUST, Grade.SHOULD
+GROUP = "completion"
+SRC_SEQUENCE = "domain.md 4.1 [C:initiate-offload-call-sequence]"
+
+
+@rule(
+    "INI-COMPLETE-ONCE",
+    MUST,
+    group=GROUP,
+    text="Exactly one completion per initiate, within the operation timeout "
+    "(a second call, or none in time, fails).",
+    source=f"{SRC_SEQUENCE}, [R:nf-ndischimney-ndisminitiateoffloadcomplete]",
+)
+def complete_once(facts: InitiateFacts, out: RuleOutcome) -> None:
+    obs = facts.observation
+    out.hit()
+    count = len(obs.completions)
+    if count == 0:
+        out.violate(
+            None,
+            f"no completion within {obs.timeout:g} s",
+            "exactly one call of host.initiate_offload_complete(root)",
+        )
+    elif count > 1:
+        calls = ", ".join(f"{c.seconds * 1000:.1f} ms on {c.thread_name}" for c in obs.completions)
+        out.violate(None, f"{count} completions ({calls})", "exactly one completion")
+
+
+@rule(
+    "INI-COMPLETE-ROOT",
+    MUST,
+    group=GROUP,
+    text="The completion hands back the very root object that was handed in.",
+    source="domain.md 4.1 [R:nf-ndischimney-ndisminitiateoffloadcomplete]",
+)
+def complete_root(facts: InitiateFacts, out: RuleOutcome) -> None:
+    for completion in facts.observation.completions:
+        out.hit()
+        if not completion.matches_root:
+            out.violate(
+                None,
+                f"a completion with {completion.root!r}",
+                "the very root object handed to initiate_offload",
+            )
+
+
+@rule(
+    "INI-NO-RAISE",
+    MUST,
+    group=GROUP,
+    text="initiate_offload does not raise; outcomes are statuses.",
+    source="domain.md 4.1 (MiniportInitiateOffload returns VOID)",
+)
+def no_raise(facts: InitiateFacts, out: RuleOutcome) -> None:
+    out.hit()
+    raised = facts.observation.raised
+    if raised is not None:
+        out.violate(
+            None,
+            f"initiate_offload raised {raised}",
+            "a return without exception (report failures as block statuses)",
+        )
+
+
+@rule(
+    "INI-STATUS-WRITTEN",
+    MUST,
+    group=GROUP,
+    text="Every block, placeholders and linkers included, has a status other than PENDING "
+    "at completion.",
+    source="domain.md 4.1 [C:returning-completion-status-of-an-initiate-offload-operation]",
+)
+def status_written(facts: InitiateFacts, out: RuleOutcome) -> None:
+    if not facts.completed:
+        return
+    out.hit()
+    if NdisStatus.PENDING not in facts.present:
+        return
+    roles = facts.snapshot.roles
+    for i in facts.with_code(int(NdisStatus.PENDING)):
+        out.violate(
+            i,
+            "PENDING (0x00000103): no status written",
+            f"a completion status written into this {roles[i].value} block",
+        )
+
+
+def _same(old: object, new: object) -> bool:
+    try:
+        return old is new or bool(old == new)
+    except Exception:  # a target-written object may have a hostile __eq__
+        return False
+
+
+def _differing(first: list[object], later: list[object]) -> list[int]:
+    """Positions where two columns differ (identity or equality), found at C speed when
+    they are equal, which is the common case."""
+    if first is later:
+        return []
+    try:
+        if first == later:
+            return []
+    except Exception:  # a hostile __eq__: compare one by one below
+        pass
+    return [
+        i for i, (old, new) in enumerate(zip(first, later, strict=True)) if not _same(old, new)
+    ]
+
+
+def _changes(
+    names: tuple[str, ...],
+    first: tuple[list[object], ...],
+    later: tuple[list[object], ...],
+    into: dict[int, list[str]],
+) -> None:
+    """Add, for each position, the names of the columns that differ there."""
+    try:
+        if first == later:  # every column equal: one C-level comparison
+            return
+    except Exception:  # a hostile __eq__: compare column by column below
+        pass
+    for name, old, new in zip(names, first, later, strict=True):
+        for i in _differing(old, new):
+            into.setdefault(i, []).append(name)
+
+
+@rule(
+    "INI-HOST-FIELDS-INTACT",
+    MUST,
+    group=GROUP,
+    text="The target changes nothing but each block's status, the context slot of "
+    "new-offload blocks, miniport_reserved and scratch: links, types, state, handles, "
+    "protocol_reserved, im_reserved, source_handle, port_number and linker slots are "
+    "unchanged.",
+    source="domain.md 2.1, 4.3 [R:ns-ndischimney-_ndis_miniport_offload_block_list]",
+)
+def host_fields_intact(facts: InitiateFacts, out: RuleOutcome) -> None:
+    image = facts.observation.completion_image
+    if image is None:
+        return
+    out.hit()
+    before = facts.snapshot.image
+    changed: dict[int, list[str]] = {}
+    _changes(HOST_FIELD_NAMES, before.host_columns, image.host_columns, changed)
+    for i in sorted(changed):
+        names = ", ".join(changed[i])
+        out.violate(i, f"changed {names}", "host-owned fields left as handed over")
+    for i in facts.linkers:
+        was, now = before.slot_values[i], image.slot_values[i]
+        if was is not now:
+            out.violate(
+                i,
+                f"linker slot value changed from {was!r} to {now!r}",
+                "a linker's context slot left untouched",
+            )
+
+
+@rule(
+    "INI-NO-TOUCH-AFTER-COMPLETE",
+    MUST,
+    group=GROUP,
+    text="After completing, the target writes nothing more to the tree.",
+    source="domain.md 4.1 [R:nc-ndischimney-w_initiate_offload_handler]",
+)
+def no_touch_after_complete(facts: InitiateFacts, out: RuleOutcome) -> None:
+    obs = facts.observation
+    first, later = obs.completion_image, obs.final_image
+    if first is None or later is None:
+        return
+    out.hit()
+    changed: dict[int, list[str]] = {}
+    for i in _differing(first.statuses, later.statuses):
+        changed.setdefault(i, []).append("status")
+    if not all(map(is_, first.slot_values, later.slot_values)):
+        pairs = zip(first.slot_values, later.slot_values, strict=True)
+        for i in compress(range(facts.n), starmap(is_not, pairs)):
+            changed.setdefault(i, []).append("context slot")
+    _changes(
+        ("miniport_reserved/scratch",) * 2, first.target_columns, later.target_columns, changed
+    )
+    _changes(HOST_FIELD_NAMES, first.host_columns, later.host_columns, changed)
+    for i in sorted(changed):
+        names = ", ".join(dict.fromkeys(changed[i]))
+        after = later.slot_values[i]
+        shown = "" if after is NO_SLOT else f"; status now {later.statuses[i]!r}"
+        out.violate(
+            i,
+            f"{names} written after the completion{shown}",
+            "no write to the tree once initiate_offload_complete was called",
+        )

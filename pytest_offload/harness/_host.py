@@ -1,0 +1,213 @@
+"""The suite's recording Host: hands trees over, records completions, never hangs.
+
+A target completes an initiate by calling :meth:`RecordingHost.initiate_offload_complete`,
+inside ``initiate_offload`` or later from any thread. The host calls the target on a caller
+thread of its own, so that a target that blocks or never completes yields a verdict
+(INI-COMPLETE-ONCE) within the timeout instead of a hung run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Protocol
+
+from pytest_offload.harness._observation import Completion, Observation, RaisedError
+from pytest_offload.harness._snapshot import TreeImage, capture, take_snapshot
+from pytest_offload.model import NdisStatus, iter_depth_first
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from pytest_offload.model import NetBufferList, OffloadBlockList, OffloadCapabilities
+
+__all__ = [
+    "DEFAULT_GRACE",
+    "DEFAULT_TIMEOUT",
+    "InitiateTarget",
+    "PendingInitiate",
+    "RecordingHost",
+]
+
+DEFAULT_TIMEOUT = 2.0
+#: How long the host watches a completing thread for writes after the completion.
+DEFAULT_GRACE = 0.02
+
+
+class InitiateTarget(Protocol):
+    """The part of an offload target the host drives."""
+
+    def initiate_offload(self, root: OffloadBlockList) -> None: ...
+
+
+class PendingInitiate:
+    """One initiate handed to a target; :meth:`finish` waits and returns the observation."""
+
+    def __init__(
+        self,
+        host: RecordingHost,
+        target: InitiateTarget,
+        root: OffloadBlockList,
+        capabilities: OffloadCapabilities,
+        label: str,
+    ) -> None:
+        self.host = host
+        self.root = root
+        self.capabilities = capabilities
+        self.label = label
+        for block, *_ in iter_depth_first(root):
+            block.status = NdisStatus.PENDING
+        self.snapshot = take_snapshot(root)
+        self.completions: list[Completion] = []
+        self.completion_image: TreeImage | None = None
+        self.raised: RaisedError | None = None
+        self._completing_thread: threading.Thread | None = None
+        self._completed = threading.Event()
+        self._returned = threading.Event()
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+        self._caller = threading.Thread(
+            target=self._call, args=(target,), name=f"offload-caller[{label}]", daemon=True
+        )
+
+    def _start(self) -> None:
+        self._started = time.monotonic()
+        self._caller.start()
+
+    def _call(self, target: InitiateTarget) -> None:
+        try:
+            target.initiate_offload(self.root)
+        except BaseException as exc:  # any escape is a verdict (INI-NO-RAISE), not a crash
+            self.raised = RaisedError.from_exception(exc)
+        finally:
+            self._returned.set()
+
+    def _on_complete(self, root: object) -> None:
+        thread = threading.current_thread()
+        with self._lock:
+            self.completions.append(
+                Completion(
+                    root=root,
+                    matches_root=root is self.root,
+                    thread_name=thread.name,
+                    seconds=time.monotonic() - self._started,
+                    inside_call=not self._returned.is_set() and thread is self._caller,
+                )
+            )
+            if self.completion_image is None:
+                self.completion_image = capture(self.snapshot.blocks)
+                self._completing_thread = thread
+                self._completed.set()
+
+    def finish(self) -> Observation:
+        """Wait for the completion (up to the host's timeout) and build the observation."""
+        host = self.host
+        deadline = self._started + host.timeout
+        self._completed.wait(max(0.0, deadline - time.monotonic()))
+        self._returned.wait(max(0.0, deadline - time.monotonic()))
+        notes: list[str] = []
+        if not self._returned.is_set():
+            notes.append(f"initiate_offload had not returned after {host.timeout:g} s")
+        final: TreeImage | None = None
+        if self._completed.is_set():
+            # Give the completing thread a moment to show writes it makes after completing;
+            # a per-initiate worker that exits right away costs nothing here.
+            completing = self._completing_thread
+            if (
+                completing is not None
+                and completing is not self._caller
+                and completing is not threading.current_thread()
+            ):
+                completing.join(host.grace)
+            final = capture(self.snapshot.blocks)
+        with self._lock:
+            completions = tuple(self.completions)
+        return Observation(
+            snapshot=self.snapshot,
+            capabilities=self.capabilities,
+            completions=completions,
+            completion_image=self.completion_image,
+            final_image=final,
+            raised=self.raised,
+            send_completed=host.send_completed(),
+            timeout=host.timeout,
+            label=self.label,
+            notes=tuple(notes),
+        )
+
+
+class RecordingHost:
+    """The Host a target is created with: one per target instance.
+
+    Args:
+        timeout: Seconds to wait for each completion (the operation timeout).
+        grace: Seconds to watch a completing worker thread for late writes.
+    """
+
+    def __init__(self, *, timeout: float = DEFAULT_TIMEOUT, grace: float = DEFAULT_GRACE) -> None:
+        if not timeout > 0:
+            raise ValueError(f"timeout={timeout!r}: must be a positive number of seconds")
+        self.timeout = timeout
+        self.grace = grace
+        self._lock = threading.Lock()
+        self._pending: dict[int, PendingInitiate] = {}
+        self._order: list[PendingInitiate] = []
+        self._send_completed: list[NetBufferList] = []
+        self.stray_completions = 0
+        self._count = 0
+
+    # -- the Host protocol (called by the target) --------------------------------------
+
+    def initiate_offload_complete(self, root: OffloadBlockList) -> None:
+        """NdisMInitiateOffloadComplete: the target hands the tree back."""
+        with self._lock:
+            pending = self._pending.get(id(root))
+            if pending is None or pending.root is not root:
+                # Not a root we handed over: charge it to the oldest initiate still waiting.
+                self.stray_completions += 1
+                waiting = [p for p in self._order if not p._completed.is_set()]
+                pending = waiting[0] if waiting else (self._order[-1] if self._order else None)
+        if pending is not None:
+            pending._on_complete(root)
+
+    def tcp_offload_send_complete(self, chain: Sequence[NetBufferList]) -> None:
+        """NdisTcpOffloadSendComplete: the target returns send data to the host."""
+        with self._lock:
+            self._send_completed.extend(chain)
+
+    # -- driving a target (called by the suite) ----------------------------------------
+
+    def send_completed(self) -> tuple[NetBufferList, ...]:
+        """Every NBL the target has completed so far."""
+        with self._lock:
+            return tuple(self._send_completed)
+
+    def start_initiate(
+        self,
+        target: InitiateTarget,
+        root: OffloadBlockList,
+        *,
+        capabilities: OffloadCapabilities,
+        label: str | None = None,
+    ) -> PendingInitiate:
+        """Set every status to PENDING, snapshot the tree and hand it to ``target``."""
+        with self._lock:
+            self._count += 1
+            name = label or f"initiate {self._count}"
+        pending = PendingInitiate(self, target, root, capabilities, name)
+        with self._lock:
+            self._pending[id(root)] = pending
+            self._order.append(pending)
+        pending._start()
+        return pending
+
+    def run_initiate(
+        self,
+        target: InitiateTarget,
+        root: OffloadBlockList,
+        *,
+        capabilities: OffloadCapabilities,
+        label: str | None = None,
+    ) -> Observation:
+        """Hand ``root`` to ``target`` and wait for the outcome."""
+        return self.start_initiate(target, root, capabilities=capabilities, label=label).finish()

@@ -1,0 +1,73 @@
+"""What the host saw of one initiate: the hand-over snapshot, completions, images, errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pytest_offload.harness._snapshot import TreeImage, TreeSnapshot
+    from pytest_offload.model import NetBufferList, OffloadCapabilities
+
+__all__ = ["Completion", "Observation", "RaisedError"]
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """One call of ``initiate_offload_complete`` attributed to an initiate."""
+
+    root: object
+    matches_root: bool
+    thread_name: str
+    seconds: float
+    inside_call: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RaisedError:
+    """An exception that escaped ``initiate_offload``, kept as text for reports."""
+
+    type_name: str
+    message: str
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> RaisedError:
+        """Describe ``exc`` without keeping it (and its frames) alive."""
+        return cls(type(exc).__qualname__, str(exc))
+
+    def __str__(self) -> str:
+        return f"{self.type_name}: {self.message}" if self.message else self.type_name
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One initiate as the host recorded it, ready to be judged.
+
+    Attributes:
+        snapshot: The tree as handed over (every status ``PENDING``).
+        capabilities: What the target declared.
+        completions: Every completion attributed to this initiate, in order.
+        completion_image: The tree's fields at the first completion (``None`` if none).
+        final_image: The tree's fields once the target was given time to finish writing
+            (``None`` if it never completed).
+        raised: What escaped ``initiate_offload``, if anything.
+        send_completed: Every NBL the target passed to ``tcp_offload_send_complete``.
+        timeout: Seconds the host waited for the completion.
+        label: Names the initiate in reports, e.g. ``initiate 2 of 3``.
+    """
+
+    snapshot: TreeSnapshot
+    capabilities: OffloadCapabilities
+    completions: tuple[Completion, ...]
+    completion_image: TreeImage | None
+    final_image: TreeImage | None
+    raised: RaisedError | None = None
+    send_completed: tuple[NetBufferList, ...] = ()
+    timeout: float = 2.0
+    label: str = "initiate"
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def completed(self) -> bool:
+        """True when at least one completion arrived in time."""
+        return bool(self.completions) and self.completion_image is not None

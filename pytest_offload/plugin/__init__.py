@@ -1,0 +1,269 @@
+"""pytest wiring: options, ini keys, the bundled suite's collection, fixtures, the summary.
+
+Registered through the ``pytest11`` entry point as ``offload`` (``-p no:offload`` turns it
+off). Without ``--offload-target`` it only offers fixtures; with it, the run collects the
+bundled conformance suite (alone, or beside the paths given on the command line).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import random
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_offload.catalogue import CATALOGUE
+from pytest_offload.generate import ScenarioOutcome, run_scenario
+from pytest_offload.harness import RecordingHost, TargetLoadError, load_factory
+from pytest_offload.model import CapabilityError, OffloadCapabilities
+from pytest_offload.plugin._engine import PROPERTY_KEY, RUN_KEY
+from pytest_offload.plugin._summary import write_summary
+from pytest_offload.report import build_certificate, write_report
+from pytest_offload.run import (
+    OPTIONS,
+    OffloadRun,
+    RuleVerdict,
+    SettingError,
+    WaiverError,
+    load_waivers,
+    resolve,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pytest_offload.generate import TreeSpec
+    from pytest_offload.model import OffloadBlockList, OffloadTarget, TargetFactory
+
+__all__ = ["RUN_KEY"]
+
+SUITE_DIR = Path(__file__).resolve().parent.parent / "suite"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("offload", "TCP chimney offload conformance (pytest-offload)")
+    for option in OPTIONS:
+        help_text = f"{option.help}. Also ini key {option.ini}, environment {option.env}."
+        if option.flag:
+            group.addoption(option.cli, action="store_true", default=None, help=help_text)
+        else:
+            group.addoption(option.cli, default=None, metavar=option.name.upper(), help=help_text)
+        parser.addini(option.ini, option.help, type="string", default=None)
+
+
+def _usage_error(message: str) -> pytest.UsageError:
+    return pytest.UsageError(message)
+
+
+def _load_run(config: pytest.Config) -> OffloadRun | None:
+    try:
+        settings = resolve(
+            cli=lambda name: config.getoption("offload_" + name),
+            ini=config.getini,
+        )
+    except SettingError as exc:
+        raise _usage_error(str(exc)) from None
+    if settings.target is None:
+        return None
+    source = settings.sources["target"]
+    try:
+        factory = load_factory(settings.target, source=source)
+    except TargetLoadError as exc:
+        raise _usage_error(str(exc)) from None
+    capabilities = _probe(factory, settings.target, source)
+    try:
+        rules = CATALOGUE.select(settings.rules) if settings.rules else list(CATALOGUE)
+    except KeyError as exc:
+        raise _usage_error(
+            f"offload: rule {exc.args[0]!r} given by {settings.sources['rules']} matches no "
+            "rule ID; use IDs such as INI-NO-RAISE, a prefix such as INI-CONTEXT or a glob "
+            "such as INI-*-CAUSE (pytest --offload-target=... --collect-only lists them)"
+        ) from None
+    seed = settings.seed if settings.seed is not None else random.randrange(2**32)
+    waivers = []
+    if settings.waivers:
+        try:
+            waivers = load_waivers(Path(settings.waivers))
+        except WaiverError as exc:
+            raise _usage_error(f"{exc} (given by {settings.sources['waivers']})") from None
+    return OffloadRun(
+        settings, factory, capabilities, rules, seed, settings.target, waivers=waivers
+    )
+
+
+def _probe(factory: TargetFactory, name: str, source: str) -> OffloadCapabilities:
+    """Create one target up front, so that a broken factory is a usage error, not 30 fails."""
+    try:
+        target = factory(RecordingHost())
+    except CapabilityError as exc:
+        raise _usage_error(
+            f"offload: the target from {name} given by {source} declares invalid "
+            f"capabilities: {exc}"
+        ) from None
+    except Exception as exc:  # vendor code: any failure is reported, never a traceback
+        raise _usage_error(
+            f"offload: the factory {name} given by {source} raised "
+            f"{type(exc).__name__}: {exc}; it must return a target for the host it is given"
+        ) from None
+    capabilities = getattr(target, "capabilities", None)
+    if not isinstance(capabilities, OffloadCapabilities):
+        raise _usage_error(
+            f"offload: the target from {name} has capabilities={capabilities!r}; declare "
+            "`capabilities = pytest_offload.OffloadCapabilities("
+            "tcp_connection_offload_capacity=N, ...)`"
+        )
+    if not callable(getattr(target, "initiate_offload", None)):
+        raise _usage_error(f"offload: the target from {name} has no initiate_offload(root) method")
+    return capabilities
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "offload_rule(rule_id): a conformance test of one rule")
+    try:
+        run = _load_run(config)
+    except CapabilityError as exc:
+        raise _usage_error(f"offload: the target declares invalid capabilities: {exc}") from None
+    if run is None:
+        return
+    config.stash[RUN_KEY] = run
+    # The suite directory, not its files, as the initial path: node IDs then read
+    # test_status.py::test_rule[INI-...] wherever the package is installed.
+    if config.args_source is pytest.Config.ArgsSource.ARGS:
+        config.args = [*config.args, str(SUITE_DIR)]
+    else:
+        config.args = [str(SUITE_DIR)]
+    config.pluginmanager.register(OffloadSession(run), "offload-session")
+
+
+class OffloadSession:
+    """Collects each rule test's verdict (also from xdist workers) and sums them up."""
+
+    def __init__(self, run: OffloadRun) -> None:
+        self.run = run
+        self.started = _now()
+
+    def _suite_module(self, path: Path) -> bool:
+        return path.parent == SUITE_DIR and path.name.startswith("test_") and path.suffix == ".py"
+
+    def pytest_ignore_collect(self, collection_path: Path, config: pytest.Config) -> bool | None:
+        """Skip the suite modules of groups with no selected rule."""
+        if self._suite_module(collection_path):
+            group = collection_path.stem.removeprefix("test_")
+            return group not in {r.group for r in self.run.rules}
+        return None
+
+    def pytest_collect_file(
+        self, file_path: Path, parent: pytest.Collector
+    ) -> pytest.Module | None:
+        """Collect the suite's modules even when ``python_files`` would not match them."""
+        if not self._suite_module(file_path):
+            return None
+        patterns = parent.config.getini("python_files")
+        if any(fnmatch.fnmatch(file_path.name, pattern) for pattern in patterns):
+            return None  # pytest's own collector takes it
+        return pytest.Module.from_parent(parent, path=file_path)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for key, value in report.user_properties:
+            if key == PROPERTY_KEY and isinstance(value, str):
+                found = RuleVerdict.from_json(value)
+                self.run.verdicts[found.rule] = found
+
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
+        write_summary(terminalreporter, self.run)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if _on_worker(session.config):
+            return  # the controller sums up what the workers sent
+        judged = [v for v in self.run.verdicts.values() if v.verdict.judged]
+        if exitstatus == pytest.ExitCode.OK and not judged:
+            session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+        report_dir = self.run.settings.report
+        if report_dir:
+            complete = exitstatus not in (
+                pytest.ExitCode.INTERRUPTED,
+                pytest.ExitCode.INTERNAL_ERROR,
+            ) and all(r.id in self.run.verdicts for r in self.run.rules)
+            certificate = build_certificate(
+                self.run,
+                started=self.started,
+                finished=_now(),
+                complete=complete,
+                verdict=self.run.overall_verdict() if complete else "INCOMPLETE",
+            )
+            messages = {
+                rule_id: found.message
+                for rule_id, found in self.run.verdicts.items()
+                if found.message
+            }
+            write_report(Path(report_dir), certificate, messages)
+            self.run.report_written = str(Path(report_dir).resolve())
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _on_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+# -- fixtures for vendors' own tests --------------------------------------------------------
+
+
+def _run_or_skip(config: pytest.Config) -> OffloadRun:
+    run = config.stash.get(RUN_KEY, None)
+    if run is None:
+        pytest.skip("no offload target: pass --offload-target=MODULE (or set offload_target)")
+    return run
+
+
+@pytest.fixture(scope="session")
+def offload_target_factory(pytestconfig: pytest.Config) -> TargetFactory:
+    """The ``create_target`` factory named by ``--offload-target`` (skips without one)."""
+    return _run_or_skip(pytestconfig).factory
+
+
+@pytest.fixture(scope="session")
+def offload_capabilities(pytestconfig: pytest.Config) -> OffloadCapabilities:
+    """The capabilities the ``--offload-target`` target declares."""
+    return _run_or_skip(pytestconfig).capabilities
+
+
+@pytest.fixture
+def offload_host(pytestconfig: pytest.Config) -> RecordingHost:
+    """A fresh recording host with the run's ``--offload-timeout``."""
+    run = pytestconfig.stash.get(RUN_KEY, None)
+    return RecordingHost(timeout=run.settings.timeout if run else 2.0)
+
+
+@pytest.fixture
+def offload_target(
+    offload_target_factory: TargetFactory, offload_host: RecordingHost
+) -> OffloadTarget:
+    """A fresh target (nothing offloaded) created with ``offload_host``."""
+    return offload_target_factory(offload_host)
+
+
+@pytest.fixture
+def offload_check(
+    offload_target_factory: TargetFactory, pytestconfig: pytest.Config
+) -> Callable[..., ScenarioOutcome]:
+    """Run trees through a fresh target and return every initiate's verdict.
+
+    Call it with trees (``OffloadBlockList``) or tree specs, one per initiate, in order::
+
+        outcome = offload_check(tree)
+        assert outcome.reports[0].violations == []
+    """
+    run = pytestconfig.stash[RUN_KEY]
+
+    def check(*trees: OffloadBlockList | TreeSpec) -> ScenarioOutcome:
+        return run_scenario(offload_target_factory, trees, timeout=run.settings.timeout)
+
+    return check

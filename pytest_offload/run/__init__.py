@@ -1,0 +1,29 @@
+"""A run of the suite, without pytest: settings, waivers, per-rule verdicts and the run state."""
+
+from __future__ import annotations
+
+from pytest_offload.run._run import OffloadRun as OffloadRun
+from pytest_offload.run._settings import BUDGETS as BUDGETS
+from pytest_offload.run._settings import OPTIONS as OPTIONS
+from pytest_offload.run._settings import OffloadSettings as OffloadSettings
+from pytest_offload.run._settings import SettingError as SettingError
+from pytest_offload.run._settings import resolve as resolve
+from pytest_offload.run._verdicts import RuleVerdict as RuleVerdict
+from pytest_offload.run._verdicts import Verdict as Verdict
+from pytest_offload.run._waivers import Waiver as Waiver
+from pytest_offload.run._waivers import WaiverError as WaiverError
+from pytest_offload.run._waivers import load_waivers as load_waivers
+
+__all__ = [
+    "BUDGETS",
+    "OPTIONS",
+    "OffloadRun",
+    "OffloadSettings",
+    "RuleVerdict",
+    "SettingError",
+    "Verdict",
+    "Waiver",
+    "WaiverError",
+    "load_waivers",
+    "resolve",
+]
