@@ -202,8 +202,11 @@ def _judge_with(tree: Path, start: int, stop: int) -> list[Any]:
     return result
 
 
-def compare(against: str, scenarios: int, seed: int) -> list[str]:
-    """Differences between this tree's checker and ``against``'s, one line each."""
+def compare(
+    against: str, scenarios: int, seed: int
+) -> tuple[list[tuple[str, str]], list[str], list[str]]:
+    """Differences between this tree's checker and ``against``'s (rule, line), and the rules
+    only ``against`` has and only this tree has."""
     with tempfile.TemporaryDirectory() as scratch:
         other = Path(scratch) / "other"
         git = ["git", "-C", str(ROOT)]
@@ -211,26 +214,40 @@ def compare(against: str, scenarios: int, seed: int) -> list[str]:
                        capture_output=True, check=True)  # fmt: skip
         try:
             before = _judge_with(other, seed, seed + scenarios)
+            old_rules = _rules_of(other)
         finally:
             subprocess.run([*git, "worktree", "remove", "--force", str(other)],
                            capture_output=True, check=False)  # fmt: skip
     after = _judge_with(ROOT, seed, seed + scenarios)
-    differences = []
+    differences: list[tuple[str, str]] = []  # (rule ID or "-", what differs)
     for number, (old, new) in enumerate(zip(before, after, strict=True), start=seed):
         for step, (a, b) in enumerate(zip(old, new, strict=True), start=1):
             where = f"scenario {number}, initiate {step}"
-            if _normalised(a["hits"]) != _normalised(b["hits"]):
-                rules = sorted(k for k in a["hits"] if a["hits"][k] != b["hits"].get(k))
-                differences.append(f"{where}: hits differ for {', '.join(rules)}")
-            old_v = {_normalised(v) for v in a["violations"]}
-            new_v = {_normalised(v) for v in b["violations"]}
-            for gone in sorted(old_v - new_v)[:2]:
-                differences.append(f"{where}: only {against} finds {gone}")
-            for extra in sorted(new_v - old_v)[:2]:
-                differences.append(f"{where}: only this tree finds {extra}")
+            # A rule only one side has is an addition or a removal, listed apart by main().
+            both = a["hits"].keys() & b["hits"].keys()
+            for rule_id in sorted(k for k in both if a["hits"][k] != b["hits"][k]):
+                differences.append((rule_id, f"{where}: hits differ for {rule_id}"))
+            old_v = {_normalised(v): v[0] for v in a["violations"] if v[0] in both}
+            new_v = {_normalised(v): v[0] for v in b["violations"] if v[0] in both}
+            for gone in sorted(old_v.keys() - new_v.keys()):
+                differences.append((old_v[gone], f"{where}: only {against} finds {gone}"))
+            for extra in sorted(new_v.keys() - old_v.keys()):
+                differences.append((new_v[extra], f"{where}: only this tree finds {extra}"))
             if _normalised(a["expected"]) != _normalised(b["expected"]):
-                differences.append(f"{where}: expected statuses differ")
-    return differences
+                differences.append(("-", f"{where}: expected statuses differ"))
+    new_rules = _rules_of(ROOT)
+    removed = [r for r in old_rules if r not in new_rules]
+    added = [r for r in new_rules if r not in old_rules]
+    return differences, removed, added
+
+
+def _rules_of(tree: Path) -> list[str]:
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    code = "import pytest_offload; print(' '.join(r.id for r in pytest_offload.CATALOGUE))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.split()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,9 +262,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.emit:
         json.dump(_scenarios(*args.emit), sys.stdout, default=str)
         return 0
-    differences = compare(args.against, args.scenarios, args.seed)
-    for line in differences[:20]:
-        print(line)
+    differences, removed, added = compare(args.against, args.scenarios, args.seed)
+    if added:
+        print(f"rules only in this tree (not compared): {', '.join(added)}")
+    if removed:
+        print(f"rules only in {args.against} (not compared): {', '.join(removed)}")
+    by_rule: dict[str, list[str]] = {}
+    for rule_id, line in differences:
+        by_rule.setdefault(rule_id, []).append(line)
+    for rule_id, lines in sorted(by_rule.items()):
+        name = "expected statuses" if rule_id == "-" else rule_id
+        print(f"{name}: {len(lines)} differences, e.g.")
+        for line in lines[:3]:
+            print(f"  {line}")
     verdict = "differ" if differences else "agree"
     print(f"{args.scenarios} scenarios: this tree and {args.against} {verdict}"
           + (f" ({len(differences)} differences)" if differences else ""))  # fmt: skip

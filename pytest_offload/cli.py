@@ -83,6 +83,9 @@ def _rerun(cert: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
         ]  # fmt: skip
         if settings["strict"]:
             command.append("--offload-strict")
+        command.append(
+            f"--offload-robustness={'on' if settings.get('robustness', True) else 'off'}"
+        )
         if cert["waivers"]:
             # The same waivers again; one that has expired since shows up as a difference.
             waivers = Path(scratch) / "waivers.toml"

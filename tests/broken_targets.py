@@ -398,6 +398,23 @@ class AcceptsNewUnderPlaceholder(ReferenceTarget):
         return super()._process(block, depth, parent, False)
 
 
+# -- robustness --------------------------------------------------------------------------
+
+
+class TrustsUnknownLinkers(ReferenceTarget):
+    """Looks a linker's context up loosely: one it never handed out falls back to the last
+    object of that layer, as a driver that trusts the host's pointer would do."""
+
+    def _process_linker(
+        self, block: OffloadBlockList, depth: int, layer: str, context: object
+    ) -> list[Any]:
+        if self.pools.lookup(context, layer) is None:
+            same_layer = [o for o in self.pools.objects.values() if o.layer == layer]
+            if same_layer:
+                context = same_layer[-1]
+        return super()._process_linker(block, depth, layer, context)
+
+
 BROKEN: dict[str, Callable[[Host], Any]] = {
     "INI-COMPLETE-ONCE": _subclass(NeverCompletes),
     "INI-COMPLETE-ROOT": _subclass(CompletesWithCopy),
@@ -429,6 +446,7 @@ BROKEN: dict[str, Callable[[Host], Any]] = {
     "INI-ADVERTISED-WORKS": _subclass(FailsEverything),
     "INI-DEPTH-FIRST": _subclass(LastConnectionFirst),
     "INI-MALFORMED-TREE": _subclass(AcceptsNewUnderPlaceholder),
+    "INI-UNKNOWN-LINKER": _subclass(TrustsUnknownLinkers),
 }
 
 

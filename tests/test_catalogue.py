@@ -27,7 +27,7 @@ def test_catalogue_matches_rules_md_ids_grades_and_order() -> None:
 
 
 def test_every_rule_has_text_source_and_group() -> None:
-    assert len(CATALOGUE) == 30
+    assert len(CATALOGUE) == 31
     for rule in CATALOGUE:
         assert rule.text, rule.id
         assert rule.source, rule.id

@@ -135,6 +135,10 @@ def test_an_aim_says_why_a_declaration_rules_its_cause_out() -> None:
         tcp_connection_offload_capacity=4, configurable_source_mac=True
     )
     assert "no non-zero interface_vlan_ids" in (
-        aim_for("INI-VLAN-MISMATCH-CAUSE").unreachable(open_caps) or ""
+        aim_for("INI-ROOT-SIBLINGS").not_applicable(open_caps, robustness=True) or ""
     )
-    assert aim_for("INI-VLAN-MISMATCH-CAUSE").unreachable(CAPS) is None
+    old = OffloadCapabilities(tcp_connection_offload_capacity=4, ndis_version=(6, 1))
+    assert aim_for("INI-CONNECTION-REJECTED-VERSION").not_applicable(old, robustness=True) is None
+    assert "robustness" in (
+        aim_for("INI-UNKNOWN-LINKER").not_applicable(CAPS, robustness=False) or ""
+    )

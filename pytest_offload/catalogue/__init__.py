@@ -7,6 +7,7 @@ Importing this package registers every rule in :data:`CATALOGUE`.
 
 from __future__ import annotations
 
+from pytest_offload.catalogue._checker import LATE_RULES as LATE_RULES
 from pytest_offload.catalogue._checker import CheckReport as CheckReport
 from pytest_offload.catalogue._checker import TargetChecker as TargetChecker
 from pytest_offload.catalogue._checker import check as check
@@ -24,6 +25,7 @@ __all__ = [
     "CATALOGUE",
     "CATALOGUE_VERSION",
     "GROUPS",
+    "LATE_RULES",
     "SPEC_ORDER",
     "CheckReport",
     "Grade",

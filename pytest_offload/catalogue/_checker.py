@@ -21,7 +21,10 @@ if TYPE_CHECKING:
     from pytest_offload.harness import Observation
     from pytest_offload.model import OffloadCapabilities
 
-__all__ = ["CheckReport", "TargetChecker", "check", "expected_statuses"]
+__all__ = ["LATE_RULES", "CheckReport", "TargetChecker", "check", "expected_statuses"]
+
+#: The rules judged again at the end of a case, on what happened after the completion.
+LATE_RULES = frozenset({"INI-COMPLETE-ONCE", "INI-NO-TOUCH-AFTER-COMPLETE"})
 
 
 @dataclass(slots=True)
@@ -80,6 +83,20 @@ class TargetChecker:
                 # counting frees the facts now instead of leaving a cycle to the collector.
                 batch.initiates = []
             return reports
+
+    def rejudge_late(self, report: CheckReport, late: Observation) -> None:
+        """Judge again, on ``late`` (the same initiate observed at the end of its case), the
+        rules that look past the completion: a second completion, a write after it."""
+        batch = BatchFacts([], TargetLedger())
+        facts = InitiateFacts(late, batch)
+        for r in self.rules:
+            if r.id in LATE_RULES:
+                outcome = RuleOutcome(r, facts)
+                r.check(facts, outcome)
+                report.outcomes[r.id] = outcome
+        report.observation = late
+        if report.violations and not report.expected:
+            report.expected = expected_statuses(facts)
 
     def _run(self, facts: InitiateFacts) -> CheckReport:
         outcomes: dict[str, RuleOutcome] = {}

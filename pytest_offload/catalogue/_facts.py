@@ -119,6 +119,7 @@ class InitiateFacts(StructureFacts):
         self._new_at_depth: dict[tuple[int, int], int] = {}
         self._abandoning_blocks: list[int] | None = None
         self._fresh_at = -1
+        self._unknown_linkers: list[int] | None = None
 
     def _derive_layers(self) -> None:
         """Layers as depths, and which new offloads the target offloaded."""
@@ -208,6 +209,26 @@ class InitiateFacts(StructureFacts):
             if depths[i] == depth and codes[i] == code:
                 found -= 1
         return found
+
+    @property
+    def unknown_linkers(self) -> list[int]:
+        """Linkers naming no object of their layer that this target offloaded and holds
+        (rules.md section 3): robustness cases, judged by INI-UNKNOWN-LINKER."""
+        if self._unknown_linkers is None:
+            ledger, slots = self.batch.ledger, self.snapshot.image.slot_values
+            depths = self.snapshot.depths
+            self._unknown_linkers = [
+                i
+                for i in self.linkers
+                if depths[i] >= len(LAYERS) or not ledger.holds(slots[i], LAYERS[depths[i]])
+            ]
+        return self._unknown_linkers
+
+    @property
+    def robustness_case(self) -> bool:
+        """Whether the tree holds a case no host sends: an unknown linker or a malformed
+        block. A crash or hang on it is that rule's finding, not INI-NO-RAISE's [reading]."""
+        return bool(self.unknown_linkers) or bool(self.malformed)
 
     def is_failed(self, position: int) -> bool:
         """Whether the block at ``position`` carries a failure code."""

@@ -98,6 +98,11 @@ class TargetLedger:
             out[key] = entry
         return out
 
+    def holds(self, value: object, layer: str) -> bool:
+        """Whether ``value`` names an object of ``layer`` this target offloaded and holds."""
+        serial = self.serials.get(context_key(value))
+        return serial is not None and self._layers[serial] == layer
+
     def contexts(self, layer: str) -> list[object]:
         """The contexts of the recorded objects of ``layer``, in the order offloaded."""
         layers = self._layers

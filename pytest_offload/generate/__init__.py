@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pytest_offload.generate._aims import AIMS as AIMS
 from pytest_offload.generate._aims import aim_for as aim_for
+from pytest_offload.generate._runner import UNKNOWN as UNKNOWN
 from pytest_offload.generate._runner import ScenarioOutcome as ScenarioOutcome
 from pytest_offload.generate._runner import run_scenario as run_scenario
 from pytest_offload.generate._spec import BlockSpec as BlockSpec
@@ -12,6 +13,7 @@ from pytest_offload.generate._spec import TreeSpec as TreeSpec
 
 __all__ = [
     "AIMS",
+    "UNKNOWN",
     "BlockSpec",
     "InFlight",
     "ScenarioOutcome",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from hypothesis import strategies as st
 
+from pytest_offload.generate._runner import UNKNOWN
 from pytest_offload.generate._spec import BlockSpec, InFlight, TreeSpec
 from pytest_offload.generate._strategies import (
     CLOSING_STATES,
@@ -54,6 +55,14 @@ class Aim:
 
     build: Callable[[OffloadCapabilities], ScenarioStrategy]
     unreachable: Callable[[OffloadCapabilities], str | None] = lambda caps: None
+    #: Whether its cases are robustness cases (not applicable when those are turned off).
+    robustness: bool = False
+
+    def not_applicable(self, caps: OffloadCapabilities, *, robustness: bool) -> str | None:
+        """Why the declaration (or the settings) rule out every opportunity, if they do."""
+        if self.robustness and not robustness:
+            return "robustness cases are turned off (--offload-robustness=off)"
+        return self.unreachable(caps)
 
 
 def _single(strategy: st.SearchStrategy[TreeSpec]) -> ScenarioStrategy:
@@ -212,9 +221,12 @@ def _vlan_mismatch(caps: OffloadCapabilities) -> ScenarioStrategy:
     )
 
 
-def _no_interface_vlans(caps: OffloadCapabilities) -> str | None:
-    if not caps.nonzero_interface_vlans:
-        return "target declares no non-zero interface_vlan_ids: VLAN_MISMATCH is never due"
+def _rejection_exists(caps: OffloadCapabilities) -> str | None:
+    if caps.ndis_version >= (6, 20):
+        return (
+            f"target declares ndis_version={caps.ndis_version}: OFFLOAD_CONNECTION_REJECTED "
+            "exists from 6.20"
+        )
     return None
 
 
@@ -402,6 +414,37 @@ def _linkers(caps: OffloadCapabilities) -> ScenarioStrategy:
     return build()
 
 
+def _unknown_linkers(caps: OffloadCapabilities) -> ScenarioStrategy:
+    """A benign first tree, so that the target holds objects; then a tree whose linker (a
+    path, or a neighbor) names a context the target never handed out, with new dependents
+    under it (rules.md section 3: a robustness case)."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Scenario:
+        path = draw(_benign_path(caps))
+        first = TreeSpec((_new(NeighborOffloadState(), _new(path)),))
+        if draw(st.booleans()):
+            tcps = draw(st.lists(_benign_tcp(caps), min_size=1, max_size=3))
+            link = BlockSpec(
+                Role.LINKER, state_type_of(path), ref=UNKNOWN, dependents=tuple(map(_new, tcps))
+            )
+            root = BlockSpec(Role.PLACEHOLDER, OffloadStateType.NEIGHBOR, dependents=(link,))
+        else:
+            paths = draw(st.lists(_benign_path(caps), min_size=1, max_size=2))
+            root = BlockSpec(
+                Role.LINKER,
+                OffloadStateType.NEIGHBOR,
+                ref=UNKNOWN,
+                dependents=tuple(map(_new, paths)),
+            )
+        second = TreeSpec((root,))
+        if draw(st.booleans()):  # a sibling root within the declaration, after it
+            return (first, TreeSpec((root, _new(NeighborOffloadState(), _new(path)))))
+        return (first, second)
+
+    return build()
+
+
 def _in_flight(caps: OffloadCapabilities) -> ScenarioStrategy:
     """Two or three benign trees handed over together (domain.md 5.6), together offering
     more connections than fit: tables and capacity must hold across initiates in flight."""
@@ -437,15 +480,16 @@ AIMS: dict[str, Aim] = {
     "INI-ROOT-SIBLINGS": Aim(_root_siblings, _no_predicted_failure),
     "INI-SEND-DATA-KEPT-ON-FAILURE": Aim(_send_data),
     "INI-HW-ADDRESS-CAUSE": Aim(_source_macs),
-    "INI-VLAN-MISMATCH-CAUSE": Aim(_vlan_mismatch, _no_interface_vlans),
+    "INI-VLAN-MISMATCH-CAUSE": Aim(_vlan_mismatch),
     "INI-RCV-WINDOW-CAUSE": Aim(_rcv_window),
     "INI-PATH-MTU-CAUSE": Aim(_path_mtu),
-    "INI-CONNECTION-REJECTED-VERSION": Aim(_closing),
+    "INI-CONNECTION-REJECTED-VERSION": Aim(_closing, _rejection_exists),
     "INI-CAPACITY": Aim(_capacity_edge_or_in_flight, _too_big_capacity),
     "INI-ENTRIES-CAUSE": Aim(_capacity_edge, _too_big_capacity),
     "INI-DEPTH-FIRST": Aim(_capacity_edge, _too_big_capacity),
     "INI-ADVERTISED-WORKS": Aim(_advertised),
-    "INI-MALFORMED-TREE": Aim(_malformed),
+    "INI-MALFORMED-TREE": Aim(_malformed, robustness=True),
+    "INI-UNKNOWN-LINKER": Aim(_unknown_linkers, robustness=True),
 }
 
 _GENERAL = Aim(_general)

@@ -16,7 +16,10 @@ if TYPE_CHECKING:
     from pytest_offload.catalogue import Rule
     from pytest_offload.model import OffloadTarget, TargetFactory
 
-__all__ = ["ScenarioOutcome", "UnknownContext", "run_scenario"]
+__all__ = ["UNKNOWN", "ScenarioOutcome", "UnknownContext", "run_scenario"]
+
+#: A linker ``ref`` naming no object the target offloaded: an unknown linker.
+UNKNOWN = -1
 
 
 class UnknownContext:
@@ -56,6 +59,8 @@ def run_scenario(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     rules: Iterable[Rule] | None = None,
+    settle: float = 0.0,
+    robustness: bool = True,
 ) -> ScenarioOutcome:
     """Create a fresh target and hand it each step of ``specs`` in turn.
 
@@ -63,17 +68,27 @@ def run_scenario(
     by the caller (handed over as it is), or an :class:`InFlight` group whose trees are
     all handed over before any completion is awaited, and judged together. Linkers name
     objects the target offloaded in earlier steps, by layer and index (modulo how many
-    there are); with none to name, they get an :class:`UnknownContext`. A target that
-    never completes stops the scenario there.
+    there are); a negative index (:data:`UNKNOWN`), or none to name, gives an
+    :class:`UnknownContext`: an unknown linker, a robustness case. With ``robustness``
+    off, a step that would hold one is skipped instead. A target that never completes
+    stops the scenario there.
+
+    When the steps are done, the host waits until ``settle`` seconds have passed since the
+    last completion, then looks at every initiate once more: a second completion or a
+    write after the completion, until then, is judged (INI-COMPLETE-ONCE,
+    INI-NO-TOUCH-AFTER-COMPLETE) before the target is released.
     """
     host = RecordingHost(timeout=timeout)
     target = factory(host)
     checker = TargetChecker(target.capabilities, rules=rules)
-    unknown = UnknownContext()
 
     def resolve(layer: str, index: int) -> object:
-        known = checker.ledger.contexts(layer)
-        return known[index % len(known)] if known else unknown
+        known = checker.ledger.contexts(layer) if index >= 0 else []
+        if known:
+            return known[index % len(known)]
+        if not robustness:
+            raise _Unresolvable
+        return UnknownContext()
 
     def build(step: TreeSpec | OffloadBlockList) -> OffloadBlockList:
         return step.build(resolve) if isinstance(step, TreeSpec) else step
@@ -81,8 +96,12 @@ def run_scenario(
     reports: list[CheckReport] = []
     for number, step in enumerate(specs, start=1):
         label = f"initiate {number} of {len(specs)}"
+        try:
+            roots = [build(tree) for tree in step.trees] if isinstance(step, InFlight) else []
+            single = None if isinstance(step, InFlight) else build(step)
+        except _Unresolvable:
+            continue  # robustness cases are off: never hand over an unknown linker
         if isinstance(step, InFlight):
-            roots = [build(tree) for tree in step.trees]
             pending = [
                 host.start_initiate(
                     target,
@@ -95,11 +114,21 @@ def run_scenario(
             observations = [p.finish() for p in pending]
             reports.extend(checker.check_batch(observations))
         else:
+            assert single is not None
             observation = host.run_initiate(
-                target, build(step), capabilities=target.capabilities, label=label
+                target, single, capabilities=target.capabilities, label=label
             )
             reports.append(checker.check(observation))
             observations = [observation]
         if not all(o.completed for o in observations):
             break  # the tree still belongs to the target: nothing after it is meaningful
+    host.settle(settle)
+    for handed, report in zip(host.initiates(), reports, strict=True):
+        late = handed.late()
+        if late is not None:
+            checker.rejudge_late(report, late)
     return ScenarioOutcome(tuple(specs), tuple(reports), target)
+
+
+class _Unresolvable(Exception):
+    """A linker would name no object, and robustness cases are off."""

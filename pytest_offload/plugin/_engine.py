@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, Verbosity, given
 from hypothesis.errors import Flaky
 
-from pytest_offload.catalogue import CATALOGUE
+from pytest_offload.catalogue import CATALOGUE, LATE_RULES
 from pytest_offload.generate import ScenarioOutcome, aim_for, run_scenario
 from pytest_offload.report import ConformanceError, counterexample_data, describe_failure
 from pytest_offload.run import OffloadRun, RuleVerdict, Verdict
@@ -27,6 +27,10 @@ __all__ = ["PROPERTY_KEY", "RUN_KEY", "rule_params", "run_rule"]
 #: ``user_properties`` key under which a rule test leaves its verdict (crosses xdist).
 PROPERTY_KEY = "offload_rule_verdict"
 
+
+#: Seconds INI-COMPLETE-ONCE and INI-NO-TOUCH-AFTER-COMPLETE watch a case after its last
+#: completion, before the target is released.
+LATE_SETTLE = 0.15
 
 #: Where the plugin stashes the run on the config.
 RUN_KEY = pytest.StashKey[OffloadRun]()
@@ -61,14 +65,23 @@ def run_rule(request: pytest.FixtureRequest, rule_id: str) -> None:
         node.user_properties.append((PROPERTY_KEY, found.to_json()))
 
     aim = aim_for(rule_id)
-    reason = aim.unreachable(run.capabilities)
+    reason = aim.not_applicable(run.capabilities, robustness=run.settings.robustness)
     if reason is not None:
-        record(Verdict.NOT_EXERCISED, reason=reason)
-        pytest.skip(f"{rule_id} not exercised: {reason}")
+        record(Verdict.NOT_APPLICABLE, reason=reason)
+        pytest.skip(f"{rule_id} not applicable: {reason}")
+    # The rules that look past the completion watch each case for a while after its last
+    # completion (a second completion, a timer's late write); the others need not wait.
+    settle = LATE_SETTLE if rule_id in LATE_RULES else 0.0
 
     def prop(scenario: tuple[TreeSpec, ...]) -> None:
         nonlocal cases
-        outcome = run_scenario(run.factory, scenario, timeout=run.settings.timeout)
+        outcome = run_scenario(
+            run.factory,
+            scenario,
+            timeout=run.settings.timeout,
+            settle=settle,
+            robustness=run.settings.robustness,
+        )
         cases += 1
         for exercised in outcome.exercised():
             hits[exercised] = hits.get(exercised, 0) + 1

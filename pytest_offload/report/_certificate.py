@@ -105,6 +105,7 @@ def build_certificate(
             "timeout": run.settings.timeout,
             "strict": run.settings.strict,
             "rules": list(run.settings.rules),
+            "robustness": run.settings.robustness,
         },
         "rules": rules,
         "waivers": run.waiver_report(),

@@ -75,6 +75,8 @@ class OffloadRun:
     def overall_verdict(self) -> str:
         """CONFORMANT, CONFORMANT WITH WARNINGS, NOT CONFORMANT or INCOMPLETE."""
         verdicts = [self.verdict_of(r.id) for r in self.rules]
+        if not any(v is not None and v.judged for v in verdicts):
+            return "INCOMPLETE"  # nothing judged: no claim of conformance can be made
         if Verdict.FAILED in verdicts:
             return "NOT CONFORMANT"
         if Verdict.ERROR in verdicts:
@@ -105,4 +107,6 @@ class OffloadRun:
         ]
         if self.settings.strict:
             parts.append("--offload-strict")
+        if not self.settings.robustness:
+            parts.append("--offload-robustness=off")
         return shlex.join(parts)

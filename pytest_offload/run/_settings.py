@@ -60,6 +60,9 @@ OPTIONS: Final = (
            "(default: none written)", None),
     Option("waivers", "TOML file of waivers: accepted failures with a reason, an issue link "
            "and an expiry date (default: none)", None),
+    Option("robustness", "generate robustness cases, which no host sends: unknown linkers and "
+           "malformed trees (on/off; default: on; off e.g. for a C target that dereferences "
+           "contexts; INI-UNKNOWN-LINKER and INI-MALFORMED-TREE are then not applicable)", "on"),
 )  # fmt: skip
 
 
@@ -77,6 +80,7 @@ class OffloadSettings:
     sources: Mapping[str, str]
     report: str | None = None
     waivers: str | None = None
+    robustness: bool = True
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -136,6 +140,12 @@ def resolve(
             f"offload: strict {raw['strict']!r} given by {where('strict')} must be one of "
             "true/false, yes/no, on/off, 1/0"
         )
+    robustness_text = (raw["robustness"] or "on").strip().lower()
+    if robustness_text not in _TRUE | _FALSE - {""}:
+        raise SettingError(
+            f"offload: robustness {raw['robustness']!r} given by {where('robustness')} must be "
+            "one of on/off, true/false, yes/no, 1/0"
+        )
     rules = tuple(r.strip() for r in (raw["rules"] or "").split(",") if r.strip())
     budget_text = (raw["budget"] or "default").strip().lower()
     if budget_text in BUDGETS:
@@ -167,4 +177,5 @@ def resolve(
         sources=sources,
         report=raw["report"] or None,
         waivers=raw["waivers"] or None,
+        robustness=robustness_text in _TRUE,
     )

@@ -12,7 +12,7 @@ from pytest_offload.catalogue._registry import CATALOGUE
 __all__ = ["CATALOGUE_VERSION", "GROUPS", "SPEC_ORDER"]
 
 #: Version of the catalogue's rule set (IDs, grades, meanings); bump on any change.
-CATALOGUE_VERSION = "1.0"
+CATALOGUE_VERSION = "1.1"
 
 #: The order of rules.md section 4, which reports and docs follow.
 SPEC_ORDER = (
@@ -46,6 +46,7 @@ SPEC_ORDER = (
     "INI-ADVERTISED-WORKS",
     "INI-DEPTH-FIRST",
     "INI-MALFORMED-TREE",
+    "INI-UNKNOWN-LINKER",
 )
 CATALOGUE.order(SPEC_ORDER)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pytest_offload.catalogue._registry import Grade, RuleOutcome, rule
 from pytest_offload.model import (
@@ -19,6 +19,8 @@ from pytest_offload.model import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pytest_offload.catalogue._facts import InitiateFacts
 
 MUST = Grade.MUST
@@ -33,6 +35,20 @@ def _blocks_with(facts: InitiateFacts, code: int) -> list[int]:
 
 def _state(facts: InitiateFacts, position: int) -> object:
     return facts.snapshot.image.states[position]
+
+
+def _offers(facts: InitiateFacts, state_class: type, chance: Callable[[Any], bool]) -> bool:
+    """Whether the tree handed over holds a new offload of ``state_class`` for which
+    ``chance(state)`` holds: an opportunity (rules.md 4.1), whatever the target answered.
+    Stops at the first one found."""
+    states = facts.snapshot.image.states
+    roles = facts.snapshot.roles
+    new = Role.NEW_OFFLOAD
+    for i in facts.new_positions:
+        state = states[i]
+        if isinstance(state, state_class) and roles[i] is new and chance(state):
+            return True
+    return False
 
 
 @rule(
@@ -83,13 +99,15 @@ def code_layer(facts: InitiateFacts, out: RuleOutcome) -> None:
     reading=True,
 )
 def hw_address_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
+    # Opportunity: a new neighbor asking for no source MAC of its own.
+    if _offers(facts, NeighborOffloadState, lambda s: not s.const.has_source_mac):
+        out.hit()
     if S.OFFLOAD_HW_ADDRESS_ENTRIES not in facts.present:
         return
     for i in _blocks_with(facts, S.OFFLOAD_HW_ADDRESS_ENTRIES):
         state = _state(facts, i)
         if not isinstance(state, NeighborOffloadState):
             continue
-        out.hit()
         if not state.const.has_source_mac:
             out.violate(
                 i,
@@ -108,14 +126,20 @@ def hw_address_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
     "[C:determining-whether-to-fail-an-offload-request-because-of-802-1q-infor]",
 )
 def vlan_mismatch_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
+    interface = facts.capabilities.nonzero_interface_vlans
+    # Opportunity: a new neighbor that must not get VLAN_MISMATCH.
+    if _offers(
+        facts,
+        NeighborOffloadState,
+        lambda s: s.const.vlan_id == 0 or not interface or s.const.vlan_id in interface,
+    ):
+        out.hit()
     if S.OFFLOAD_VLAN_MISMATCH not in facts.present:
         return
-    interface = facts.capabilities.nonzero_interface_vlans
     for i in _blocks_with(facts, S.OFFLOAD_VLAN_MISMATCH):
         state = _state(facts, i)
         if not isinstance(state, NeighborOffloadState):
             continue
-        out.hit()
         vlan = state.const.vlan_id
         if vlan == 0 or not interface or vlan in interface:
             why = (
@@ -152,16 +176,18 @@ def _over_limit_only(
     field: str,
 ) -> None:
     """``code`` may stand only where the state's cached ``field`` exceeds its declared
-    limit, ``max_<field>`` (``max_initial_rcv_wnd``, ``max_path_mtu``)."""
-    if code not in facts.present:
-        return
+    limit, ``max_<field>`` (``max_initial_rcv_wnd``, ``max_path_mtu``). Opportunity: a new
+    block of that layer within the limit."""
     limit_name = f"max_{field}"
     limit = getattr(facts.capabilities, limit_name)
+    if _offers(facts, state_class, lambda s: getattr(s.cached, field) <= limit):
+        out.hit()
+    if code not in facts.present:
+        return
     for i in _blocks_with(facts, code):
         state = _state(facts, i)
         if not isinstance(state, state_class):
             continue
-        out.hit()
         value = getattr(state.cached, field)
         if value <= limit:
             out.violate(
@@ -191,11 +217,13 @@ def path_mtu_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
     source="domain.md 3 (#if NDIS_SUPPORT_NDIS620), 7.8",
 )
 def connection_rejected_version(facts: InitiateFacts, out: RuleOutcome) -> None:
+    version = facts.capabilities.ndis_version
+    if S.OFFLOAD_CONNECTION_REJECTED in initiate_codes(version):
+        return  # not applicable: the code exists for this target (the aim says so too)
+    out.hit()  # any block is a chance to write a code this NDIS version lacks
     if S.OFFLOAD_CONNECTION_REJECTED not in facts.present:
         return
-    version = facts.capabilities.ndis_version
     for i in _blocks_with(facts, S.OFFLOAD_CONNECTION_REJECTED):
-        out.hit()
         if S.OFFLOAD_CONNECTION_REJECTED not in initiate_codes(version):
             out.violate(
                 i,

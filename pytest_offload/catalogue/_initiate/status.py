@@ -6,9 +6,14 @@ from itertools import compress
 from operator import not_
 from typing import TYPE_CHECKING
 
-from pytest_offload.catalogue._facts import context_key
 from pytest_offload.catalogue._registry import Grade, RuleOutcome, rule
-from pytest_offload.model import NdisStatus, NeighborOffloadState, Role, format_status
+from pytest_offload.model import (
+    INITIATE_CODES,
+    NdisStatus,
+    NeighborOffloadState,
+    Role,
+    format_status,
+)
 
 if TYPE_CHECKING:
     from pytest_offload.catalogue._facts import InitiateFacts
@@ -22,6 +27,7 @@ SRC_ROLES = "domain.md 1.4 [C:placeholders--linkers--and-new-offloads]"
 SUCCESS = int(NdisStatus.SUCCESS)
 PARTIAL = int(NdisStatus.OFFLOAD_PARTIAL_SUCCESS)
 FAILURE = int(NdisStatus.FAILURE)
+ALLOWED = INITIATE_CODES
 PENDING = int(NdisStatus.PENDING)
 
 
@@ -171,18 +177,17 @@ def linker_status(facts: InitiateFacts, out: RuleOutcome) -> None:
         return
     malformed_ancestor = facts.malformed_ancestor
     failed_ancestor = facts.failed_ancestor
-    ledger = facts.batch.ledger
+    unknown = set(facts.unknown_linkers)
     for i in facts.linkers:
         if malformed_ancestor[i] >= 0 or failed_ancestor[i] >= 0:
             continue  # FAILURE is due there; INI-MALFORMED-TREE and INI-FAILED-SUBTREE judge it
+        if i in unknown:
+            continue  # INI-UNKNOWN-LINKER's
         out.hit()
         code = facts.codes[i]
         expected = linker_expected(facts, i)
         if code == expected:
             continue
-        unknown = context_key(facts.snapshot.image.slot_values[i]) not in ledger
-        if unknown and code == FAILURE:
-            continue  # a linker naming no object this target offloaded may fail cleanly
         out.violate(
             i,
             format_status(facts.raw_statuses[i]),
@@ -341,12 +346,20 @@ def root_siblings(facts: InitiateFacts, out: RuleOutcome) -> None:
     reading=True,
 )
 def malformed_tree(facts: InitiateFacts, out: RuleOutcome) -> None:
-    if not facts.completed:
-        return
     malformed = facts.malformed
     if not malformed:
         return
     out.hit(len(malformed))
+    raised = facts.observation.raised
+    if not facts.completed or raised is not None:
+        top = min(malformed)
+        out.violate(
+            top,
+            f"initiate_offload raised {raised}" if raised else "no completion in time",
+            "FAILURE on the offending block, and a normal completion",
+            malformed[top],
+        )
+        return
     roles = facts.snapshot.roles
     inherited = facts.malformed_ancestor
     for i in compress(range(facts.n), map((-1).__ne__, inherited)):
@@ -357,3 +370,45 @@ def malformed_tree(facts: InitiateFacts, out: RuleOutcome) -> None:
             continue  # INI-FAILED-SUBTREE(-FAILURE) judge the dependents of a failed block
         why = malformed[top] if top == i else f"inside {facts.snapshot.path(top)}"
         out.violate(i, format_status(facts.raw_statuses[i]), "FAILURE (malformed)", why)
+
+
+@rule(
+    "INI-UNKNOWN-LINKER",
+    SHOULD,
+    group=GROUP,
+    text="An unknown linker (a linker naming no object of its layer that this target "
+    "offloaded and still holds) completes with FAILURE, and nothing beneath it is "
+    "offloaded (its subtree is FAILURE, placeholders aside): the target neither trusts nor "
+    "dereferences a context it never handed out.",
+    source="rules.md 3 (unknown linkers, robustness cases), domain.md 1.4",
+    reading=True,
+)
+def unknown_linker(facts: InitiateFacts, out: RuleOutcome) -> None:
+    unknown = facts.unknown_linkers
+    if not unknown:
+        return
+    out.hit()
+    if not facts.completed or facts.observation.raised is not None:
+        if facts.malformed:
+            return  # INI-MALFORMED-TREE reports the crash or hang of a malformed tree
+        raised = facts.observation.raised
+        out.violate(
+            unknown[0],
+            f"initiate_offload raised {raised}" if raised else "no completion in time",
+            "FAILURE on the unknown linker, and a normal completion",
+            "a robustness case: the linker names a context this target never handed out",
+        )
+        return
+    malformed = facts.malformed_ancestor
+    for i in unknown:
+        if malformed[i] >= 0:
+            continue  # INI-MALFORMED-TREE's
+        code = facts.codes[i]
+        if code == FAILURE or code not in ALLOWED:
+            continue  # correct, or INI-STATUS-WRITTEN/-ALLOWED's finding
+        out.violate(
+            i,
+            format_status(facts.raw_statuses[i]),
+            "FAILURE",
+            "the linker names a context this target never handed out (or no longer holds)",
+        )
