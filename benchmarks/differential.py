@@ -245,8 +245,9 @@ def _rules_of(tree: Path) -> list[str]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     code = "import pytest_offload; print(' '.join(r.id for r in pytest_offload.CATALOGUE))"
     done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    )
+        [sys.executable, "-c", code], env=env, cwd=tree, capture_output=True, text=True,
+        check=True,
+    )  # fmt: skip
     return done.stdout.split()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -377,3 +378,47 @@ def test_the_suite_is_collected_whatever_python_files_says(pytester: pytest.Pyte
     )
     result.stdout.fnmatch_lines(["test_completion.py::test_rule[[]INI-NO-RAISE[]]"])
     assert sum("::test_rule[" in line for line in result.outlines) == 1
+
+
+def test_an_unseeded_xdist_run_replays_serially_with_its_recorded_seed(
+    pytester: pytest.Pytester,
+) -> None:
+    # One seed per run (rules.md 5): every worker draws from the seed the certificate
+    # records, so replaying serially with it gives the same hit counts for every rule.
+    rules = "--offload-rules=INI-CONTEXT-UNIQUE,INI-PATH-MTU-CAUSE,INI-STATUS-WRITTEN"
+    common = [
+        "--offload-target=reference_target",
+        rules,
+        "--offload-budget=quick",
+        "-p",
+        "no:cacheprovider",
+    ]
+    parallel = pytester.runpytest_subprocess(*common, "-n", "2", "--offload-report=par")
+    assert parallel.ret == pytest.ExitCode.OK
+    first = json.loads((pytester.path / "par" / "certificate.json").read_text())
+    seed = first["hypothesis"]["seed"]
+    serial = pytester.runpytest_subprocess(
+        *common, f"--offload-seed={seed}", "--offload-report=ser"
+    )
+    assert serial.ret == pytest.ExitCode.OK
+    again = json.loads((pytester.path / "ser" / "certificate.json").read_text())
+    hits = {r["id"]: r["hits"] for r in first["rules"]}
+    assert hits == {r["id"]: r["hits"] for r in again["rules"]}
+    assert all(hits.values())
+
+
+def test_a_rule_never_exercised_makes_the_run_incomplete_with_exit_status_6(
+    pytester: pytest.Pytester,
+) -> None:
+    # A target that offloads nothing never holds an object a linker could name: no case
+    # reaches INI-LINKER-STATUS's precondition.
+    result = pytester.runpytest_inprocess(
+        "--offload-target=tests.broken_targets:break_advertised_works",
+        "--offload-rules=INI-LINKER-STATUS,INI-NO-RAISE",
+        "--offload-budget=quick",
+        SEED,
+    )
+    result.stdout.fnmatch_lines(
+        ["*INI-LINKER-STATUS * NOT EXERCISED *", "offload verdict: INCOMPLETE"]
+    )
+    assert result.ret == 6

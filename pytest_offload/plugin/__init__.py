@@ -40,6 +40,13 @@ if TYPE_CHECKING:
 
 __all__ = ["RUN_KEY"]
 
+#: Exit status of a run whose verdict is INCOMPLETE (a rule was never exercised) though
+#: nothing failed; pytest's own codes are 0-5.
+EXIT_INCOMPLETE = 6
+
+#: The ``workerinput`` key carrying the run's seed from the xdist controller to workers.
+SEED_KEY = "offload_seed"
+
 SUITE_DIR = Path(__file__).resolve().parent.parent / "suite"
 
 
@@ -82,7 +89,15 @@ def _load_run(config: pytest.Config) -> OffloadRun | None:
             "rule ID; use IDs such as INI-NO-RAISE, a prefix such as INI-CONTEXT or a glob "
             "such as INI-*-CAUSE (pytest --offload-target=... --collect-only lists them)"
         ) from None
-    seed = settings.seed if settings.seed is not None else random.randrange(2**32)
+    # One seed per run: an xdist worker takes the controller's (sent in its workerinput),
+    # so every rule's cases, on every worker, come from the seed the certificate records.
+    worker_seed = getattr(config, "workerinput", {}).get(SEED_KEY)
+    if settings.seed is not None:
+        seed = settings.seed
+    elif worker_seed is not None:
+        seed = int(worker_seed)
+    else:
+        seed = random.randrange(2**32)
     waivers = []
     if settings.waivers:
         try:
@@ -146,6 +161,11 @@ class OffloadSession:
         self.run = run
         self.started = _now()
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """xdist (controller): hand this run's seed to every worker."""
+        node.workerinput[SEED_KEY] = self.run.seed
+
     def _suite_module(self, path: Path) -> bool:
         return path.parent == SUITE_DIR and path.name.startswith("test_") and path.suffix == ".py"
 
@@ -183,6 +203,9 @@ class OffloadSession:
         judged = [v for v in self.run.verdicts.values() if v.verdict.judged]
         if exitstatus == pytest.ExitCode.OK and not judged:
             session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+        elif exitstatus == pytest.ExitCode.OK and self.run.overall_verdict() == "INCOMPLETE":
+            # A rule never given an opportunity: no claim of conformance (rules.md 5).
+            session.exitstatus = EXIT_INCOMPLETE
         report_dir = self.run.settings.report
         if report_dir:
             complete = exitstatus not in (
