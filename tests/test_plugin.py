@@ -422,3 +422,24 @@ def test_a_rule_never_exercised_makes_the_run_incomplete_with_exit_status_6(
         ["*INI-LINKER-STATUS * NOT EXERCISED *", "offload verdict: INCOMPLETE"]
     )
     assert result.ret == 6
+
+
+def test_collect_only_lists_the_rules_without_a_verdict(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_inprocess(
+        "--offload-target=reference_target", "--collect-only", "-q"
+    )
+    assert "offload verdict" not in result.stdout.str()
+
+
+def test_ignore_still_drops_a_suite_module(pytester: pytest.Pytester) -> None:
+    from pytest_offload.plugin import SUITE_DIR
+
+    result = pytester.runpytest_inprocess(
+        "--offload-target=reference_target",
+        "--offload-rules=INI-NO-RAISE,INI-CONTEXT-UNIQUE",
+        f"--ignore={SUITE_DIR / 'test_context.py'}",
+        "--collect-only",
+        "-q",
+    )
+    result.stdout.fnmatch_lines(["*test_completion.py::test_rule[[]INI-NO-RAISE[]]"])
+    assert "INI-CONTEXT-UNIQUE" not in result.stdout.str()

@@ -173,8 +173,9 @@ class OffloadSession:
         """Skip the suite modules of groups with no selected rule."""
         if self._suite_module(collection_path):
             group = collection_path.stem.removeprefix("test_")
-            return group not in {r.group for r in self.run.rules}
-        return None
+            if group not in {r.group for r in self.run.rules}:
+                return True
+        return None  # not ours to decide: --ignore and other plugins still apply
 
     def pytest_collect_file(
         self, file_path: Path, parent: pytest.Collector
@@ -194,6 +195,8 @@ class OffloadSession:
                 self.run.verdicts[found.rule] = found
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
+        if terminalreporter.config.option.collectonly:
+            return  # nothing was judged: no verdict to sum up
         write_summary(terminalreporter, self.run)
 
     @pytest.hookimpl(tryfirst=True)
