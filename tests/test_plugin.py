@@ -443,3 +443,16 @@ def test_ignore_still_drops_a_suite_module(pytester: pytest.Pytester) -> None:
     )
     result.stdout.fnmatch_lines(["*test_completion.py::test_rule[[]INI-NO-RAISE[]]"])
     assert "INI-CONTEXT-UNIQUE" not in result.stdout.str()
+
+
+def test_a_target_in_the_ini_file_runs_the_testpaths_beside_the_suite(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini(
+        "[pytest]\noffload_target = reference_target\noffload_rules = INI-NO-RAISE\n"
+        "testpaths = mine\n"
+    )
+    pytester.mkpydir("mine").joinpath("test_mine.py").write_text("def test_mine():\n    pass\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["offload verdict: CONFORMANT"])

@@ -147,7 +147,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RUN_KEY] = run
     # The suite directory, not its files, as the initial path: node IDs then read
     # test_status.py::test_rule[INI-...] wherever the package is installed.
-    if config.args_source is pytest.Config.ArgsSource.ARGS:
+    from_ini = run.settings.sources["target"].startswith("ini")
+    testpaths = config.args_source is pytest.Config.ArgsSource.TESTPATHS
+    if config.args_source is pytest.Config.ArgsSource.ARGS or (from_ini and testpaths):
+        # Paths given on the command line, or the ini file's testpaths when the ini file
+        # names the target too, run beside the suite: they are never silently dropped.
         config.args = [*config.args, str(SUITE_DIR)]
     else:
         config.args = [str(SUITE_DIR)]
