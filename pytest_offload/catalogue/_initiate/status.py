@@ -334,6 +334,17 @@ def root_siblings(facts: InitiateFacts, out: RuleOutcome) -> None:
             offloaded_before += 1
 
 
+def _abnormal_end(facts: InitiateFacts) -> str | None:
+    """How an initiate holding a robustness case ended abnormally (a raise, no completion),
+    as the finding of that case's rule (rules.md section 3), or ``None``."""
+    raised = facts.observation.raised
+    if raised is not None:
+        return f"initiate_offload raised {raised}"
+    if not facts.completed:
+        return f"no completion within {facts.observation.timeout:g} s"
+    return None
+
+
 @rule(
     "INI-MALFORMED-TREE",
     SHOULD,
@@ -350,12 +361,12 @@ def malformed_tree(facts: InitiateFacts, out: RuleOutcome) -> None:
     if not malformed:
         return
     out.hit(len(malformed))
-    raised = facts.observation.raised
-    if not facts.completed or raised is not None:
+    ended = _abnormal_end(facts)
+    if ended is not None:
         top = min(malformed)
         out.violate(
             top,
-            f"initiate_offload raised {raised}" if raised else "no completion in time",
+            ended,
             "FAILURE on the offending block, and a normal completion",
             malformed[top],
         )
@@ -388,13 +399,13 @@ def unknown_linker(facts: InitiateFacts, out: RuleOutcome) -> None:
     if not unknown:
         return
     out.hit()
-    if not facts.completed or facts.observation.raised is not None:
+    ended = _abnormal_end(facts)
+    if ended is not None:
         if facts.malformed:
             return  # INI-MALFORMED-TREE reports the crash or hang of a malformed tree
-        raised = facts.observation.raised
         out.violate(
             unknown[0],
-            f"initiate_offload raised {raised}" if raised else "no completion in time",
+            ended,
             "FAILURE on the unknown linker, and a normal completion",
             "a robustness case: the linker names a context this target never handed out",
         )
