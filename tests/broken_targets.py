@@ -6,6 +6,7 @@ suite catches every one of them with that rule's ID and grade.
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -457,6 +458,48 @@ def factory_name(rule_id: str) -> str:
 
 for _rule_id, _factory in BROKEN.items():
     globals()[factory_name(_rule_id)] = _factory
+
+
+# -- found only in another rule's cases, or not reproducibly -----------------------------
+
+
+_COMBINED = {int(OffloadStateType.NEIGHBOR), int(OffloadStateType.IP4)}
+_COMBINED |= {int(OffloadStateType.IP6), int(OffloadStateType.TCP)}
+
+
+def _pending_on_malformed(target: Tampering, root: OffloadBlockList) -> None:
+    """Leaves the last block unwritten when a block has a type no layer combines: only the
+    malformed-tree aim builds such trees, so INI-STATUS-WRITTEN's own aim never sees it."""
+    blocks = _blocks(root)
+    if any(b.state_type not in _COMBINED for b in blocks):
+        blocks[-1].status = S.PENDING
+
+
+def break_status_written_on_malformed(host: Host) -> ReferenceTarget:
+    return _tampering(_pending_on_malformed)(host)
+
+
+class RaisesAlways(ReferenceTarget):
+    """Raises on every call, before writing anything: a target that is simply broken."""
+
+    def initiate_offload(self, root: OffloadBlockList) -> None:
+        raise RuntimeError("firmware not responding")
+
+
+break_no_raise_always = _subclass(RaisesAlways)
+
+
+_FLAKY = random.Random(20261201)
+
+
+def _pending_now_and_then(target: Tampering, root: OffloadBlockList) -> None:
+    """Forgets the last status in one initiate of five, whatever the tree."""
+    if _FLAKY.random() < 0.2:
+        _blocks(root)[-1].status = S.PENDING
+
+
+def break_status_written_at_random(host: Host) -> ReferenceTarget:
+    return _tampering(_pending_now_and_then)(host)
 
 
 # -- well-behaved variants for the plugin tests -----------------------------------------

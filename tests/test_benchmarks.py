@@ -32,6 +32,7 @@ def bench(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         "bench_checker",
         "bench_reference_target",
         "bench_suite",
+        "bench_broken_targets",
         "differential",
         "_trees",
     ):
@@ -83,3 +84,11 @@ def test_the_differential_check_finds_a_drift(
 ) -> None:
     assert bench("differential").main(["--against", DRIFTED, "--scenarios", "100"]) == 1
     assert "INI-ENTRIES-CAUSE" in capsys.readouterr().out
+
+
+def test_the_broken_target_benchmark_runs(bench: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench("bench_broken_targets").main(["--budget", "1", "--timeout", "0.2"]) == 0
+    out = capsys.readouterr().out
+    assert "reference" in out
+    assert "never completes" in out
+    assert out.count("NOT CONFORMANT") == 2

@@ -456,3 +456,44 @@ def test_a_target_in_the_ini_file_runs_the_testpaths_beside_the_suite(
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["offload verdict: CONFORMANT"])
+
+
+def test_a_violation_found_in_another_rules_cases_fails_its_own_rule(
+    pytester: pytest.Pytester,
+) -> None:
+    # Only INI-MALFORMED-TREE's aim builds the trees on which this target forgets a
+    # status; INI-STATUS-WRITTEN's test fails all the same (rules.md 5), with a replay
+    # command that generates those cases again.
+    target = "tests.broken_targets:break_status_written_on_malformed"
+    result = run_suite(pytester, target, "--offload-rules=INI-STATUS-WRITTEN,INI-MALFORMED-TREE")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert re.match(
+        r"INI-STATUS-WRITTEN\s+MUST\s+FAILED", verdict_line(result, "INI-STATUS-WRITTEN")
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*ConformanceError: INI-STATUS-WRITTEN (MUST) broken*",
+            "*Replay: pytest *--offload-rules=INI-STATUS-WRITTEN,INI-MALFORMED-TREE*",
+            "*found in a case generated for INI-MALFORMED-TREE*",
+        ]
+    )
+    alone = run_suite(pytester, target, "--offload-rules=INI-STATUS-WRITTEN")
+    assert "PASSED" in verdict_line(alone, "INI-STATUS-WRITTEN")
+
+
+def test_a_nondeterministic_target_is_reported_as_such_not_as_a_minimal_case(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run_suite(
+        pytester,
+        "tests.broken_targets:break_status_written_at_random",
+        "--offload-rules=INI-STATUS-WRITTEN",
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*INI-STATUS-WRITTEN (MUST): nondeterministic target*",
+            "*Replay (reproduces * of 5 times): pytest*",
+        ]
+    )
+    assert "in this minimal case" not in result.stdout.str()

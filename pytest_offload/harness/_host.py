@@ -33,6 +33,8 @@ __all__ = [
 DEFAULT_TIMEOUT = 2.0
 #: How long the host watches a completing thread for writes after the completion.
 DEFAULT_GRACE = 0.02
+#: How long the host still waits for a completion once ``initiate_offload`` has raised.
+RAISE_GRACE = 0.05
 
 
 class InitiateTarget(Protocol):
@@ -65,6 +67,8 @@ class PendingInitiate:
         self._completing_thread: threading.Thread | None = None
         self.observation: Observation | None = None
         self._completed = threading.Event()
+        #: Set by the first completion or by a raise: the target has answered.
+        self._answered = threading.Event()
         self._returned = threading.Event()
         self._lock = threading.Lock()
         self._started = time.monotonic()
@@ -81,6 +85,7 @@ class PendingInitiate:
             target.initiate_offload(self.root)
         except BaseException as exc:  # any escape is a verdict (INI-NO-RAISE), not a crash
             self.raised = RaisedError.from_exception(exc)
+            self._answered.set()
         finally:
             self._returned.set()
 
@@ -100,13 +105,19 @@ class PendingInitiate:
                 self.completion_image = capture(self.snapshot.blocks)
                 self._completing_thread = thread
                 self._completed.set()
+                self._answered.set()
 
     def finish(self) -> Observation:
         """Wait for the completion (up to the host's timeout) and build the observation."""
         host = self.host
         deadline = self._started + host.timeout
-        self._completed.wait(max(0.0, deadline - time.monotonic()))
-        self._returned.wait(max(0.0, deadline - time.monotonic()))
+        # A raise is an answer too: after it, wait only a moment for a completion that a
+        # thread of the target's might still make, not the whole timeout.
+        self._answered.wait(max(0.0, deadline - time.monotonic()))
+        if not self._completed.is_set() and self.raised is not None:
+            self._completed.wait(min(max(0.0, deadline - time.monotonic()), RAISE_GRACE))
+        elif self.raised is None:
+            self._returned.wait(max(0.0, deadline - time.monotonic()))
         notes: list[str] = []
         if not self._returned.is_set():
             notes.append(f"initiate_offload had not returned after {host.timeout:g} s")

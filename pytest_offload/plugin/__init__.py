@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import random
+import shutil
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,11 +21,12 @@ from pytest_offload.catalogue import CATALOGUE
 from pytest_offload.generate import ScenarioOutcome, run_scenario
 from pytest_offload.harness import RecordingHost, TargetLoadError, load_factory
 from pytest_offload.model import CapabilityError, OffloadCapabilities
-from pytest_offload.plugin._engine import PROPERTY_KEY, RUN_KEY
+from pytest_offload.plugin._engine import CAMPAIGN_KEY, PROPERTY_KEY, RUN_KEY
 from pytest_offload.plugin._summary import write_summary
 from pytest_offload.report import build_certificate, write_report
 from pytest_offload.run import (
     OPTIONS,
+    Campaign,
     OffloadRun,
     RuleVerdict,
     SettingError,
@@ -46,6 +49,8 @@ EXIT_INCOMPLETE = 6
 
 #: The ``workerinput`` key carrying the run's seed from the xdist controller to workers.
 SEED_KEY = "offload_seed"
+#: The ``workerinput`` key carrying the directory in which workers share the campaign.
+STORE_KEY = "offload_campaign"
 
 SUITE_DIR = Path(__file__).resolve().parent.parent / "suite"
 
@@ -145,6 +150,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if run is None:
         return
     config.stash[RUN_KEY] = run
+    config.stash[CAMPAIGN_KEY] = Campaign(run, _campaign_directory(config))
     # The suite directory, not its files, as the initial path: node IDs then read
     # test_status.py::test_rule[INI-...] wherever the package is installed.
     from_ini = run.settings.sources["target"].startswith("ini")
@@ -158,6 +164,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(OffloadSession(run), "offload-session")
 
 
+def _campaign_directory(config: pytest.Config) -> Path:
+    """Where this run's workers share the generated aims: made by the controller (or the
+    only process), handed to xdist workers in their workerinput, removed at the end."""
+    given = getattr(config, "workerinput", {}).get(STORE_KEY)
+    if given is not None:
+        return Path(given)
+    made = Path(tempfile.mkdtemp(prefix="pytest-offload-"))
+    config.add_cleanup(lambda: shutil.rmtree(made, ignore_errors=True))
+    return made
+
+
 class OffloadSession:
     """Collects each rule test's verdict (also from xdist workers) and sums them up."""
 
@@ -167,8 +184,9 @@ class OffloadSession:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
-        """xdist (controller): hand this run's seed to every worker."""
+        """xdist (controller): hand this run's seed and campaign directory to every worker."""
         node.workerinput[SEED_KEY] = self.run.seed
+        node.workerinput[STORE_KEY] = str(node.config.stash[CAMPAIGN_KEY].directory)
 
     def _suite_module(self, path: Path) -> bool:
         return path.parent == SUITE_DIR and path.name.startswith("test_") and path.suffix == ".py"

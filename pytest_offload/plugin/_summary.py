@@ -32,7 +32,7 @@ def write_summary(terminal: Any, run: OffloadRun) -> None:
         detail = found.reason if found else ""
         line = (
             f"{rule.id:<36} {rule.grade.value:<6} {verdict.upper():<14} "
-            f"{hits.get(rule.id, 0):>6} cases hit the precondition"
+            f"{hits.get(rule.id, 0):>6} cases gave an opportunity"
         )
         if detail:
             line += f" ({detail})"

@@ -33,12 +33,19 @@ class ConformanceError(AssertionError):
 
 
 def describe_failure(
-    rule_id: str, grade: Grade, outcome: ScenarioOutcome, *, replay: str = ""
+    rule_id: str,
+    grade: Grade,
+    outcome: ScenarioOutcome,
+    *,
+    replay: str = "",
+    minimal: bool = True,
 ) -> str:
-    """The 2 a.m. message: what broke where, the minimal tree drawn, how to replay it."""
+    """The 2 a.m. message: what broke where, the minimal tree drawn, how to replay it
+    (``minimal=False``: the case is shown as generated, not shrunk)."""
     lines: list[str] = []
     mine = [v for r in outcome.reports for v in r.violations if v.rule_id == rule_id]
-    lines.append(f"{rule_id} ({grade.value}) broken {len(mine)} time(s) in this minimal case:")
+    which = "this minimal case" if minimal else "this replay of the case"
+    lines.append(f"{rule_id} ({grade.value}) broken {len(mine)} time(s) in {which}:")
     lines.extend(f"  - {v}" for v in mine[:10])
     if len(mine) > 10:
         lines.append(f"  ... and {len(mine) - 10} more")

@@ -1,7 +1,13 @@
-"""A run of the suite, without pytest: settings, waivers, per-rule verdicts and the run state."""
+"""A run of the suite, without pytest: settings, waivers, the campaign of generated cases,
+per-rule verdicts and the run state."""
 
 from __future__ import annotations
 
+from pytest_offload.run._campaign import LATE_SETTLE as LATE_SETTLE
+from pytest_offload.run._campaign import REPLAYS as REPLAYS
+from pytest_offload.run._campaign import AimResult as AimResult
+from pytest_offload.run._campaign import Campaign as Campaign
+from pytest_offload.run._campaign import Finding as Finding
 from pytest_offload.run._run import OffloadRun as OffloadRun
 from pytest_offload.run._settings import BUDGETS as BUDGETS
 from pytest_offload.run._settings import OPTIONS as OPTIONS
@@ -16,7 +22,12 @@ from pytest_offload.run._waivers import load_waivers as load_waivers
 
 __all__ = [
     "BUDGETS",
+    "LATE_SETTLE",
     "OPTIONS",
+    "REPLAYS",
+    "AimResult",
+    "Campaign",
+    "Finding",
     "OffloadRun",
     "OffloadSettings",
     "RuleVerdict",

@@ -95,12 +95,13 @@ class OffloadRun:
         """A per-rule seed derived from the run's seed, stable across processes."""
         return (self.seed ^ zlib.crc32(rule_id.encode())) & 0xFFFFFFFF
 
-    def replay_command(self, rule_id: str) -> str:
-        """The command that runs exactly this rule again with the same generated cases."""
+    def replay_command(self, rule_id: str, *, also: tuple[str, ...] = ()) -> str:
+        """The command that runs this rule again with the same generated cases (``also``:
+        the rules whose aims generated the case, when not the rule's own)."""
         parts = [
             "pytest",
             f"--offload-target={self.target_name}",
-            f"--offload-rules={rule_id}",
+            f"--offload-rules={','.join((rule_id, *also))}",
             f"--offload-seed={self.seed}",
             f"--offload-budget={self.settings.budget_name}",
             f"--offload-timeout={self.settings.timeout:g}",
