@@ -460,6 +460,57 @@ for _rule_id, _factory in BROKEN.items():
     globals()[factory_name(_rule_id)] = _factory
 
 
+# -- contexts as pointer values (rules.md section 3) ------------------------------------
+
+
+class IntContexts(Tampering):
+    """Hands out contexts as ints, as a C target's pointers arrive, and copies each linker's
+    pointer back into its slot as an equal int that is a different object (a C copy-back).
+    Conformant: an equal pointer written back is no change."""
+
+    handles: dict[int, object]
+
+    def _process_linker(
+        self, block: OffloadBlockList, depth: int, layer: str, context: object
+    ) -> list[Any]:
+        handles = self.__dict__.setdefault("handles", {})
+        obj = handles.get(context, context) if isinstance(context, int) else context
+        sends = super()._process_linker(block, depth, layer, obj)
+        slot = block.miniport_offload_context
+        if slot is not None and isinstance(context, int):
+            slot.value = int(str(context))  # equal value, another int object
+        return sends
+
+    @staticmethod
+    def tamper(target: Tampering, root: OffloadBlockList) -> None:
+        handles = target.__dict__.setdefault("handles", {})
+        for block in _blocks(root):
+            slot = block.miniport_offload_context
+            if slot is not None and isinstance(slot.value, OffloadedObject):
+                handle = 0x7F0000001000 + 16 * len(handles)  # far above the small-int cache
+                handles[handle] = slot.value
+                slot.value = handle
+
+
+class SameIntContext(int):
+    """A pointer value as an int subclass: every instance a distinct object."""
+
+
+def _same_pointer_for_all(target: Tampering, root: OffloadBlockList) -> None:
+    for block in _blocks(root):
+        slot = block.miniport_offload_context
+        if slot is not None and isinstance(slot.value, OffloadedObject):
+            slot.value = SameIntContext(0x7F0000002000)
+
+
+def reference_int_contexts(host: Host) -> ReferenceTarget:
+    return _subclass(IntContexts)(host)
+
+
+def break_context_unique_same_int(host: Host) -> ReferenceTarget:
+    return _tampering(_same_pointer_for_all)(host)
+
+
 # -- found only in another rule's cases, or not reproducibly -----------------------------
 
 

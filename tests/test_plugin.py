@@ -497,3 +497,29 @@ def test_a_nondeterministic_target_is_reported_as_such_not_as_a_minimal_case(
         ]
     )
     assert "in this minimal case" not in result.stdout.str()
+
+
+def test_int_contexts_copied_back_into_linker_slots_are_conformant(
+    pytester: pytest.Pytester,
+) -> None:
+    # Contexts as pointer values (rules.md 3): an equal int written back is no change.
+    result = run_suite(
+        pytester,
+        "tests.broken_targets:reference_int_contexts",
+        "--offload-rules=INI-HOST-FIELDS-INTACT,INI-NO-TOUCH-AFTER-COMPLETE,INI-CONTEXT-*,"
+        "INI-LINKER-STATUS,INI-UNKNOWN-LINKER",
+    )
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    result.stdout.fnmatch_lines(["offload verdict: CONFORMANT"])
+
+
+def test_one_pointer_value_for_every_object_breaks_context_uniqueness(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run_suite(
+        pytester,
+        "tests.broken_targets:break_context_unique_same_int",
+        "--offload-rules=INI-CONTEXT-UNIQUE",
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "FAILED" in verdict_line(result, "INI-CONTEXT-UNIQUE")

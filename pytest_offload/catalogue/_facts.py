@@ -12,7 +12,7 @@ from itertools import compress, repeat
 from operator import eq
 from typing import TYPE_CHECKING, Any
 
-from pytest_offload.catalogue._ledger import _PLAIN, TargetLedger, context_key
+from pytest_offload.catalogue._ledger import TargetLedger
 from pytest_offload.catalogue._structure import TYPE_DEPTH, StructureFacts, type_depth
 from pytest_offload.harness import NO_SLOT
 from pytest_offload.model import (
@@ -22,7 +22,9 @@ from pytest_offload.model import (
     OFFLOADED_CODES,
     NdisStatus,
     Role,
+    context_key,
     is_failed,
+    is_object_context_type,
     is_offloaded,
 )
 
@@ -261,12 +263,10 @@ class InitiateFacts(StructureFacts):
         if self._context_keys is None:
             values = self.new_offloaded_slots()
             types = set(map(type, values))
-            if types.isdisjoint(_PLAIN) and _NoSlotType not in types and type(None) not in types:
+            if _NoSlotType not in types and all(map(is_object_context_type, types)):
                 self._context_keys = list(map(id, values))  # the common case: objects
             else:
-                self._context_keys = [
-                    None if v is None or v is NO_SLOT else context_key(v) for v in values
-                ]
+                self._context_keys = [None if v is NO_SLOT else context_key(v) for v in values]
         return self._context_keys
 
     # -- indexes -----------------------------------------------------------------------

@@ -7,27 +7,13 @@ from itertools import compress, repeat
 from operator import and_, is_not
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pytest_offload.model import LAYERS
+from pytest_offload.model import LAYERS, context_key
 
 if TYPE_CHECKING:
     from pytest_offload.catalogue._facts import InitiateFacts
     from pytest_offload.harness import TreeSnapshot
 
 __all__ = ["LedgerEntry", "TargetLedger", "context_key"]
-
-#: Values compared by value as contexts; anything else is compared by identity.
-_PLAIN = (int, str, bytes)
-
-
-def context_key(value: object) -> Any:
-    """How two context values are compared: by value for plain data, else by identity.
-
-    A PVOID is a number; a Python target may hand out ints, strings or objects. Two
-    objects that merely compare equal are still two distinct context areas.
-    """
-    if type(value) in _PLAIN:
-        return ("=", value)
-    return id(value)
 
 
 class LedgerEntry(NamedTuple):

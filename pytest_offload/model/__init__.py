@@ -10,6 +10,8 @@ from pytest_offload.model._capabilities import OffloadCapabilities as OffloadCap
 from pytest_offload.model._contract import Host as Host
 from pytest_offload.model._contract import OffloadTarget as OffloadTarget
 from pytest_offload.model._contract import TargetFactory as TargetFactory
+from pytest_offload.model._pointer import context_key as context_key
+from pytest_offload.model._pointer import is_object_context_type as is_object_context_type
 from pytest_offload.model._state import NOT_OFFLOADABLE_STATES as NOT_OFFLOADABLE_STATES
 from pytest_offload.model._state import NeighborOffloadState as NeighborOffloadState
 from pytest_offload.model._state import NeighborOffloadStateCached as NeighborOffloadStateCached
@@ -91,9 +93,11 @@ __all__ = [
     "TcpRetransmit",
     "TreeError",
     "chain",
+    "context_key",
     "format_status",
     "initiate_codes",
     "is_failed",
+    "is_object_context_type",
     "is_offloaded",
     "iter_depth_first",
     "layer_name",

@@ -6,6 +6,7 @@ from enum import Enum, IntEnum
 from itertools import pairwise
 from typing import TYPE_CHECKING, Final
 
+from pytest_offload.model._pointer import context_key
 from pytest_offload.model._state import (
     NeighborOffloadState,
     NetBufferList,
@@ -171,7 +172,8 @@ class OffloadBlockList:
         slot = self.miniport_offload_context
         if slot is None:
             return Role.PLACEHOLDER
-        return Role.NEW_OFFLOAD if slot.value is None else Role.LINKER
+        # NULL or an invalid context is no context (rules.md section 3).
+        return Role.NEW_OFFLOAD if context_key(slot.value) is None else Role.LINKER
 
     def dependents(self) -> Iterator[OffloadBlockList]:
         """The immediate dependents: the dependent block and its ``next_block`` chain."""

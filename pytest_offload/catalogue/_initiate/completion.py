@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from pytest_offload.catalogue._registry import Grade, RuleOutcome, rule
 from pytest_offload.harness import HOST_FIELD_NAMES, NO_SLOT
-from pytest_offload.model import NdisStatus
+from pytest_offload.model import NdisStatus, context_key
 
 if TYPE_CHECKING:
     from pytest_offload.catalogue._facts import InitiateFacts
@@ -164,7 +164,8 @@ def host_fields_intact(facts: InitiateFacts, out: RuleOutcome) -> None:
         out.violate(i, f"changed {names}", "host-owned fields left as handed over")
     for i in facts.linkers:
         was, now = before.slot_values[i], image.slot_values[i]
-        if was is not now:
+        # The same pointer value written back (a C copy-back) is no change.
+        if was is not now and context_key(was) != context_key(now):
             out.violate(
                 i,
                 f"linker slot value changed from {was!r} to {now!r}",
@@ -191,7 +192,8 @@ def no_touch_after_complete(facts: InitiateFacts, out: RuleOutcome) -> None:
     if not all(map(is_, first.slot_values, later.slot_values)):
         pairs = zip(first.slot_values, later.slot_values, strict=True)
         for i in compress(range(facts.n), starmap(is_not, pairs)):
-            changed.setdefault(i, []).append("context slot")
+            if context_key(first.slot_values[i]) != context_key(later.slot_values[i]):
+                changed.setdefault(i, []).append("context slot")
     _changes(
         ("miniport_reserved/scratch",) * 2, first.target_columns, later.target_columns, changed
     )

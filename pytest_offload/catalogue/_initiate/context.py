@@ -6,10 +6,9 @@ from itertools import compress, repeat
 from operator import is_, is_not, not_
 from typing import TYPE_CHECKING, Any
 
-from pytest_offload.catalogue._facts import context_key
 from pytest_offload.catalogue._registry import Grade, RuleOutcome, rule
 from pytest_offload.harness import NO_SLOT
-from pytest_offload.model import LAYERS, Role, format_status
+from pytest_offload.model import LAYERS, Role, context_key, format_status
 
 if TYPE_CHECKING:
     from pytest_offload.catalogue._facts import InitiateFacts
@@ -29,14 +28,18 @@ TCP_DEPTH = LAYERS.index("tcp")
 )
 def context_on_success(facts: InitiateFacts, out: RuleOutcome) -> None:
     out.hit(len(facts.new_offloaded))
-    values = facts.new_offloaded_slots()
-    if not any(map(is_, values, repeat(None))):
+    keys = facts.context_keys()  # None: NULL or an invalid context (rules.md section 3)
+    if None not in keys:
         return
-    for i in compress(facts.new_offloaded, map(is_, values, repeat(None))):
+    values = facts.new_offloaded_slots()
+    for i, value in compress(
+        zip(facts.new_offloaded, values, strict=True), map(is_, keys, repeat(None))
+    ):
+        what = "still None" if value is None else f"holding {value!r}: NULL or no pointer"
         out.violate(
             i,
-            f"{format_status(facts.raw_statuses[i])} with the context slot still None",
-            "the target's context written to *MiniportOffloadContext",
+            f"{format_status(facts.raw_statuses[i])} with the context slot {what}",
+            "the target's context (a non-NULL pointer value) written to *MiniportOffloadContext",
         )
 
 
@@ -71,7 +74,7 @@ def no_context_on_failure(facts: InitiateFacts, out: RuleOutcome) -> None:
     offloaded = facts.offloaded
     for i in compress(new, map(not_, map(offloaded.__getitem__, new))):
         value = slots[i]
-        if value is not None and value is not NO_SLOT:
+        if value is not NO_SLOT and context_key(value) is not None:  # NULL (0) is no context
             out.violate(
                 i,
                 f"{format_status(facts.raw_statuses[i])} with context {value!r} written",
@@ -114,7 +117,7 @@ def context_unique(facts: InitiateFacts, out: RuleOutcome) -> None:
     for other in earlier:
         for i in other.new_offloaded:
             value = other.slot_values[i]
-            if value is not None and value is not NO_SLOT:
+            if value is not NO_SLOT and context_key(value) is not None:
                 owners.setdefault(
                     context_key(value), f"{other.snapshot.path(i)} of {other.observation.label}"
                 )
