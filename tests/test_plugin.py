@@ -239,20 +239,22 @@ def test_settings_come_from_ini_and_environment(
     result.stdout.fnmatch_lines(["*test_rule[[]INI-STATUS-WRITTEN[]]*"])
 
 
-def test_without_a_target_the_suite_is_not_collected_and_fixtures_skip(
+def test_without_a_target_the_suite_is_not_collected_and_fixtures_use_the_reference(
     pytester: pytest.Pytester,
 ) -> None:
     pytester.makepyfile(
         test_vendor="""
-        def test_needs_target(offload_target):
-            pass
+        import reference_target
+        def test_needs_target(offload_target, offload_capabilities):
+            assert isinstance(offload_target, reference_target.ReferenceTarget)
+            assert offload_capabilities is not None
         def test_plain():
             pass
         """
     )
     result = pytester.runpytest_inprocess("-rs")
-    result.assert_outcomes(passed=1, skipped=1)
-    result.stdout.fnmatch_lines(["*no offload target: pass --offload-target=MODULE*"])
+    result.assert_outcomes(passed=2)
+    assert "offload verdict" not in result.stdout.str()
 
 
 def test_path_arguments_run_beside_the_suite_with_the_fixtures(pytester: pytest.Pytester) -> None:

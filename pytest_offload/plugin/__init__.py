@@ -19,7 +19,7 @@ import pytest
 
 from pytest_offload.catalogue import CATALOGUE
 from pytest_offload.generate import ScenarioOutcome, run_scenario
-from pytest_offload.harness import RecordingHost, TargetLoadError, load_factory
+from pytest_offload.harness import DEFAULT_TIMEOUT, RecordingHost, TargetLoadError, load_factory
 from pytest_offload.model import CapabilityError, OffloadCapabilities
 from pytest_offload.plugin._engine import CAMPAIGN_KEY, PROPERTY_KEY, RUN_KEY
 from pytest_offload.plugin._summary import write_summary
@@ -264,30 +264,37 @@ def _on_worker(config: pytest.Config) -> bool:
 # -- fixtures for vendors' own tests --------------------------------------------------------
 
 
-def _run_or_skip(config: pytest.Config) -> OffloadRun:
+def _timeout(config: pytest.Config) -> float:
     run = config.stash.get(RUN_KEY, None)
-    if run is None:
-        pytest.skip("no offload target: pass --offload-target=MODULE (or set offload_target)")
-    return run
+    return run.settings.timeout if run else DEFAULT_TIMEOUT
 
 
 @pytest.fixture(scope="session")
 def offload_target_factory(pytestconfig: pytest.Config) -> TargetFactory:
-    """The ``create_target`` factory named by ``--offload-target`` (skips without one)."""
-    return _run_or_skip(pytestconfig).factory
+    """The ``create_target`` factory named by ``--offload-target``; without one, the bundled
+    ``reference_target`` (a well-behaved target for host-side tests)."""
+    run = pytestconfig.stash.get(RUN_KEY, None)
+    if run is not None:
+        return run.factory
+    # Loaded only when asked for: the plugin itself never needs the reference target.
+    return load_factory("reference_target", source="the offload fixtures' default")
 
 
 @pytest.fixture(scope="session")
-def offload_capabilities(pytestconfig: pytest.Config) -> OffloadCapabilities:
-    """The capabilities the ``--offload-target`` target declares."""
-    return _run_or_skip(pytestconfig).capabilities
+def offload_capabilities(
+    offload_target_factory: TargetFactory, pytestconfig: pytest.Config
+) -> OffloadCapabilities:
+    """The capabilities the target of ``offload_target_factory`` declares."""
+    run = pytestconfig.stash.get(RUN_KEY, None)
+    if run is not None:
+        return run.capabilities
+    return offload_target_factory(RecordingHost()).capabilities
 
 
 @pytest.fixture
 def offload_host(pytestconfig: pytest.Config) -> RecordingHost:
     """A fresh recording host with the run's ``--offload-timeout``."""
-    run = pytestconfig.stash.get(RUN_KEY, None)
-    return RecordingHost(timeout=run.settings.timeout if run else 2.0)
+    return RecordingHost(timeout=_timeout(pytestconfig))
 
 
 @pytest.fixture
@@ -298,20 +305,21 @@ def offload_target(
     return offload_target_factory(offload_host)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def offload_check(
     offload_target_factory: TargetFactory, pytestconfig: pytest.Config
 ) -> Callable[..., ScenarioOutcome]:
     """Run trees through a fresh target and return every initiate's verdict.
 
-    Call it with trees (``OffloadBlockList``) or tree specs, one per initiate, in order::
+    Call it with trees (``OffloadBlockList``) or tree specs, one per initiate, in order;
+    each call creates a fresh target, so it is safe under ``@given``::
 
         outcome = offload_check(tree)
         assert outcome.reports[0].violations == []
     """
-    run = pytestconfig.stash[RUN_KEY]
+    timeout = _timeout(pytestconfig)
 
     def check(*trees: OffloadBlockList | TreeSpec) -> ScenarioOutcome:
-        return run_scenario(offload_target_factory, trees, timeout=run.settings.timeout)
+        return run_scenario(offload_target_factory, trees, timeout=timeout)
 
     return check
