@@ -412,18 +412,51 @@ def test_an_unseeded_xdist_run_replays_serially_with_its_recorded_seed(
 def test_a_rule_never_exercised_makes_the_run_incomplete_with_exit_status_6(
     pytester: pytest.Pytester,
 ) -> None:
-    # A target that offloads nothing never holds an object a linker could name: no case
-    # reaches INI-LINKER-STATUS's precondition.
-    result = pytester.runpytest_inprocess(
+    # The vacuity guard on its own: with INI-PLACEHOLDER-SUCCESS aimed at trees that have
+    # no placeholder (a conftest swaps its aim), no case gives it an opportunity.
+    pytester.makeconftest(
+        """
+        from pytest_offload.generate import AIMS, aim_for
+
+        AIMS["INI-PLACEHOLDER-SUCCESS"] = aim_for("INI-ADVERTISED-WORKS")
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--offload-target=reference_target",
+        "--offload-rules=INI-PLACEHOLDER-SUCCESS,INI-ADVERTISED-WORKS",
+        "--offload-budget=quick",
+        "-p",
+        "no:cacheprovider",
+        SEED,
+    )
+    result.stdout.fnmatch_lines(
+        ["*INI-PLACEHOLDER-SUCCESS * NOT EXERCISED *", "offload verdict: INCOMPLETE"]
+    )
+    assert result.ret == 6
+
+
+def test_linker_rules_are_blocked_when_the_target_offloads_nothing(
+    pytester: pytest.Pytester,
+) -> None:
+    # A target that offloads nothing never holds an object a linker could name: blocked by
+    # INI-ADVERTISED-WORKS (which fails on its own); INCOMPLETE only when strict.
+    args = (
         "--offload-target=tests.broken_targets:break_advertised_works",
         "--offload-rules=INI-LINKER-STATUS,INI-NO-RAISE",
         "--offload-budget=quick",
         SEED,
     )
+    result = pytester.runpytest_inprocess(*args)
     result.stdout.fnmatch_lines(
-        ["*INI-LINKER-STATUS * NOT EXERCISED *", "offload verdict: INCOMPLETE"]
+        [
+            "*INI-LINKER-STATUS * BLOCKED *blocked by INI-ADVERTISED-WORKS*",
+            "offload verdict: CONFORMANT",
+        ]
     )
-    assert result.ret == 6
+    assert result.ret == pytest.ExitCode.OK
+    strict = pytester.runpytest_inprocess(*args, "--offload-strict")
+    strict.stdout.fnmatch_lines(["offload verdict: INCOMPLETE"])
+    assert strict.ret == 6
 
 
 def test_collect_only_lists_the_rules_without_a_verdict(pytester: pytest.Pytester) -> None:

@@ -603,7 +603,7 @@ CASES = [
     Case("INI-CAPACITY", at_capacity, False),
     Case("INI-CAPACITY", over_capacity_in_one_tree, True),
     Case("INI-CAPACITY", over_capacity_across_initiates, True),
-    Case("INI-ENTRIES-CAUSE", at_capacity, False),
+    Case("INI-ENTRIES-CAUSE", chain_ok, False),
     Case("INI-ENTRIES-CAUSE", entries_before_capacity, True),
     Case("INI-ADVERTISED-WORKS", chain_ok, False),
     Case("INI-ADVERTISED-WORKS", fails_everything, True),
@@ -722,6 +722,7 @@ def test_an_initiate_after_capacity_was_exceeded_is_not_blamed_for_it() -> None:
         ("INI-RCV-WINDOW-CAUSE", lambda: _window(65536)),
         ("INI-PATH-MTU-CAUSE", lambda: _mtu(1501)),
         ("INI-CONNECTION-REJECTED-VERSION", lambda: _rejected((6, 20))),
+        ("INI-ENTRIES-CAUSE", at_capacity),
     ],
 )
 def test_a_cause_code_where_its_cause_holds_is_no_violation(
@@ -733,6 +734,12 @@ def test_a_cause_code_where_its_cause_holds_is_no_violation(
 def test_cause_rules_count_opportunities_not_the_codes_written() -> None:
     # Every block SUCCESS: no cause code written, yet each rule had its chance to be broken.
     outcomes = chain_ok().outcomes
-    for rule_id in ("INI-HW-ADDRESS-CAUSE", "INI-VLAN-MISMATCH-CAUSE", "INI-RCV-WINDOW-CAUSE"):
+    for rule_id in (
+        "INI-HW-ADDRESS-CAUSE",
+        "INI-VLAN-MISMATCH-CAUSE",
+        "INI-RCV-WINDOW-CAUSE",
+        "INI-CODE-LAYER",
+        "INI-ENTRIES-CAUSE",
+    ):
         assert outcomes[rule_id].hits == 1, rule_id
     assert outcomes["INI-CONNECTION-REJECTED-VERSION"].hits == 0  # 6.20: not applicable

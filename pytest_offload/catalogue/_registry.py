@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
@@ -57,6 +57,8 @@ class Rule:
     source: str
     reading: bool
     check: CheckFunction = field(repr=False, compare=False)
+    #: When a case gives the target an opportunity to break the rule (rules.md 4.1).
+    exercised: str = ""
 
 
 class RuleOutcome:
@@ -135,6 +137,14 @@ class _Catalogue:
             extra = sorted(set(ids) - set(self._rules))
             raise ValueError(f"catalogue order: missing {missing}, unknown {extra}")
         self._rules = {rule_id: self._rules[rule_id] for rule_id in ids}
+
+    def annotate(self, exercised: dict[str, str]) -> None:
+        """Record when each rule is exercised; ``exercised`` must name every rule."""
+        if sorted(exercised) != sorted(self._rules):
+            raise ValueError(
+                f"exercised-when: missing {sorted(set(self._rules) - set(exercised))}"
+            )
+        self._rules = {k: replace(r, exercised=exercised[k]) for k, r in self._rules.items()}
 
     def ids(self) -> list[str]:
         """Every rule ID in catalogue order."""

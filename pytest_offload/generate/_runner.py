@@ -41,6 +41,8 @@ class ScenarioOutcome:
     specs: tuple[TreeSpec | OffloadBlockList | InFlight, ...]
     reports: tuple[CheckReport, ...]
     target: OffloadTarget
+    #: Objects the target held (offloaded, per the checker's ledger) when the case ended.
+    held: int = 0
 
     def exercised(self) -> set[str]:
         """IDs of the rules whose precondition held in at least one initiate."""
@@ -127,7 +129,7 @@ def run_scenario(
         late = handed.late()
         if late is not None:
             checker.rejudge_late(report, late)
-    return ScenarioOutcome(tuple(specs), tuple(reports), target)
+    return ScenarioOutcome(tuple(specs), tuple(reports), target, held=len(checker.ledger))
 
 
 class _Unresolvable(Exception):

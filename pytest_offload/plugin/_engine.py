@@ -25,6 +25,9 @@ __all__ = ["CAMPAIGN_KEY", "PROPERTY_KEY", "RUN_KEY", "rule_params", "run_rule"]
 #: ``user_properties`` key under which a rule test leaves its verdict (crosses xdist).
 PROPERTY_KEY = "offload_rule_verdict"
 
+#: Rules whose opportunity needs an object the target offloaded earlier (rules.md 4.1).
+NEEDS_HELD_OBJECT = frozenset({"INI-LINKER-STATUS"})
+
 #: Where the plugin stashes the run on the config.
 RUN_KEY = pytest.StashKey[OffloadRun]()
 #: Where the plugin stashes this process's campaign (created by the plugin).
@@ -70,6 +73,13 @@ def run_rule(request: pytest.FixtureRequest, rule_id: str) -> None:
         message = "the suite could not generate every aim's cases: " + "; ".join(errors)
         record(Verdict.ERROR, message=message)
         pytest.fail(f"{rule_id}: {message}", pytrace=False)
+    if hits == 0 and rule_id in NEEDS_HELD_OBJECT and not campaign.ever_held():
+        reason = (
+            "blocked by INI-ADVERTISED-WORKS: the target never offloaded an object a "
+            f"linker could name, in {cases} generated cases"
+        )
+        record(Verdict.BLOCKED, reason=reason)
+        pytest.skip(f"{rule_id} not exercised ({reason})")
     if hits == 0:
         reason = f"no opportunity to break it in {cases} generated cases"
         record(Verdict.NOT_EXERCISED, reason=reason)

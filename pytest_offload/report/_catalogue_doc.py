@@ -30,8 +30,8 @@ def render() -> str:
         lines += [
             f"## {group}",
             "",
-            "| ID | grade | rule | source | aim |",
-            "| --- | --- | --- | --- | --- |",
+            "| ID | grade | rule | exercised when the case has | source | aim |",
+            "| --- | --- | --- | --- | --- | --- |",
         ]
         for rule in CATALOGUE:
             if rule.group != group:
@@ -40,7 +40,8 @@ def render() -> str:
             aim_name = aim.build.__name__.lstrip("_") if aim else "general"
             text = rule.text + (" *(reading)*" if rule.reading else "")
             lines.append(
-                f"| `{rule.id}` | {rule.grade.value} | {text} | {rule.source} | {aim_name} |"
+                f"| `{rule.id}` | {rule.grade.value} | {text} | {rule.exercised} | "
+                f"{rule.source} | {aim_name} |"
             )
         lines.append("")
     return "\n".join(lines)

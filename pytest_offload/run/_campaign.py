@@ -77,6 +77,8 @@ class AimResult:
     hits: dict[str, int] = field(default_factory=dict)
     found: dict[str, bytes] = field(default_factory=dict)
     error: str = ""
+    #: Generated cases that ended with the target holding an offloaded object.
+    held: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +227,7 @@ class Campaign:
         def prop(scenario: tuple[Any, ...]) -> None:
             outcome = self._case(aim, scenario)
             result.cases += 1
+            result.held += outcome.held > 0
             for rule_id in outcome.exercised():
                 result.hits[rule_id] = result.hits.get(rule_id, 0) + 1
             for report in outcome.reports:
@@ -262,6 +265,10 @@ class Campaign:
         """(generated cases giving ``rule_id`` an opportunity, generated cases in all)."""
         results = self.results()
         return (sum(r.hits.get(rule_id, 0) for r in results), sum(r.cases for r in results))
+
+    def ever_held(self) -> bool:
+        """Whether any generated case left the target holding an offloaded object."""
+        return any(r.held for r in self.results())
 
     def errors(self) -> list[str]:
         """What kept aims from being generated, one line each."""

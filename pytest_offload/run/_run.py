@@ -83,6 +83,8 @@ class OffloadRun:
             return "INCOMPLETE"
         if None in verdicts or Verdict.NOT_EXERCISED in verdicts or not verdicts:
             return "INCOMPLETE"
+        if Verdict.BLOCKED in verdicts and self.settings.strict:
+            return "INCOMPLETE"  # rules.md 4.1: blocked counts as missing only when strict
         if Verdict.NON_STRICT in verdicts or Verdict.WAIVED in verdicts:
             return "CONFORMANT WITH WARNINGS"
         return "CONFORMANT"

@@ -18,13 +18,14 @@ class Verdict(Enum):
     NON_STRICT = "non-strict"
     NOT_EXERCISED = "not exercised"
     NOT_APPLICABLE = "not applicable"
+    BLOCKED = "blocked"
     WAIVED = "waived"
     ERROR = "error"
 
     @property
     def judged(self) -> bool:
         """Whether the rule was actually judged (passed, found broken, waived or an error)."""
-        return self not in (Verdict.NOT_EXERCISED, Verdict.NOT_APPLICABLE)
+        return self not in (Verdict.NOT_EXERCISED, Verdict.NOT_APPLICABLE, Verdict.BLOCKED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,9 +93,16 @@ _ENTRIES_OF = {layer: code for code, layer in _ENTRIES.items()}
     source="domain.md 3",
 )
 def entries_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
+    batch = facts.batch
+    # Opportunity (rules.md 4.1): a new block of a layer whose objects held before plus
+    # those offered now stay within the declared capacity: no ENTRIES code is due there.
+    for layer, _, cap in _capacities(facts.capabilities):
+        offered = facts.new_of_layer(LAYERS.index(layer))
+        if offered and batch.ledger.counts[layer] + offered <= cap:
+            out.hit()
+            break
     if facts.present.isdisjoint(_ENTRIES):
         return
-    batch = facts.batch
     for layer, name, cap in _capacities(facts.capabilities):
         code = _ENTRIES_OF[layer]
         if code not in facts.present:
@@ -104,7 +111,6 @@ def entries_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
         claimed = facts.typed_count(int(code), depth)
         if not claimed:
             continue
-        out.hit(claimed)
         total = batch.ledger.counts[layer] + batch.offloaded_in_batch(layer)
         if total >= cap:
             continue

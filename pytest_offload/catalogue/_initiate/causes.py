@@ -64,6 +64,8 @@ def _offers(facts: InitiateFacts, state_class: type, chance: Callable[[Any], boo
     reading=True,
 )
 def code_layer(facts: InitiateFacts, out: RuleOutcome) -> None:
+    if len(facts.placeholders) < facts.n:
+        out.hit()  # any non-placeholder block could carry a code of another layer
     if facts.present.isdisjoint(CAUSE_CODE_LAYERS):
         return
     snapshot = facts.snapshot
@@ -74,7 +76,6 @@ def code_layer(facts: InitiateFacts, out: RuleOutcome) -> None:
         count = facts.count_of(int(code))
         if not count:
             continue
-        out.hit(count)
         depth = LAYERS.index(wanted)
         if facts.new_at_depth_with(int(code), depth) == count:
             continue  # every block with this code is a new offload of its layer
