@@ -224,9 +224,10 @@ def test_a_context_rewritten_after_completion_by_an_equal_object_is_reported() -
 
     found = check(observe(chain3(), rewrite)).violations
     late = [v for v in found if v.rule_id == "INI-NO-TOUCH-AFTER-COMPLETE"]
-    assert [(v.path, v.observed.split(" written")[0]) for v in late] == [
+    assert [(v.path, v.observed.split(" from")[0]) for v in late] == [
         ("neighbor[0].path[0].tcp[0]", "context slot")
     ]
+    assert "written after the completion" in late[0].observed
 
 
 def test_capture_copies_reserved_arrays() -> None:

@@ -11,6 +11,7 @@ from pytest_offload.harness._observation import Observation as Observation
 from pytest_offload.harness._observation import RaisedError as RaisedError
 from pytest_offload.harness._snapshot import HOST_FIELD_NAMES as HOST_FIELD_NAMES
 from pytest_offload.harness._snapshot import NO_SLOT as NO_SLOT
+from pytest_offload.harness._snapshot import TARGET_FIELD_NAMES as TARGET_FIELD_NAMES
 from pytest_offload.harness._snapshot import TreeImage as TreeImage
 from pytest_offload.harness._snapshot import TreeSnapshot as TreeSnapshot
 from pytest_offload.harness._snapshot import capture as capture
@@ -20,6 +21,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "HOST_FIELD_NAMES",
     "NO_SLOT",
+    "TARGET_FIELD_NAMES",
     "Completion",
     "Observation",
     "RaisedError",

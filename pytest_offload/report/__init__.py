@@ -10,6 +10,7 @@ from pytest_offload.report._certificate import certificate_hash as certificate_h
 from pytest_offload.report._certificate import load_schema as load_schema
 from pytest_offload.report._certificate import render_html as render_html
 from pytest_offload.report._certificate import write_report as write_report
+from pytest_offload.report._drawing import draw_report as draw_report
 from pytest_offload.report._drawing import state_type_name as state_type_name
 from pytest_offload.report._failure import ConformanceError as ConformanceError
 from pytest_offload.report._failure import counterexample_data as counterexample_data
@@ -22,6 +23,7 @@ __all__ = [
     "certificate_hash",
     "counterexample_data",
     "describe_failure",
+    "draw_report",
     "load_schema",
     "render",
     "render_html",

@@ -38,9 +38,11 @@ def draw_report(report: CheckReport, *, limit: int = 60) -> str:
     snapshot = obs.snapshot
     image = obs.completion_image
     flagged: dict[int, list[str]] = {}
+    wanted: dict[int, str] = {}  # what the first rule broken at a block asks there
     for violation in report.violations:
         if violation.position is not None:
             flagged.setdefault(violation.position, []).append(violation.rule_id)
+            wanted.setdefault(violation.position, violation.expected)
     shown = set(range(len(snapshot)))
     if len(snapshot) > limit:
         shown = set()
@@ -63,6 +65,8 @@ def draw_report(report: CheckReport, *, limit: int = 60) -> str:
         )
         observed = _short(image.statuses[i]) if image is not None else "(not completed)"
         want = expected[i]
+        if i in flagged and (not want or want == observed):
+            want = wanted[i]  # e.g. INI-ROOT-SIBLINGS: the status alone is not the defect
         verdict = f"observed {observed}"
         if want and want != observed:
             verdict += f", expected {want}"

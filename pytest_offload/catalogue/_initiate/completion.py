@@ -7,8 +7,8 @@ from operator import is_, is_not
 from typing import TYPE_CHECKING
 
 from pytest_offload.catalogue._registry import Grade, RuleOutcome, rule
-from pytest_offload.harness import HOST_FIELD_NAMES, NO_SLOT
-from pytest_offload.model import NdisStatus, context_key
+from pytest_offload.harness import HOST_FIELD_NAMES, TARGET_FIELD_NAMES
+from pytest_offload.model import NdisStatus, context_key, format_status
 
 if TYPE_CHECKING:
     from pytest_offload.catalogue._facts import InitiateFacts
@@ -16,6 +16,12 @@ if TYPE_CHECKING:
 MUST, SHOULD = Grade.MUST, Grade.SHOULD
 GROUP = "completion"
 SRC_SEQUENCE = "domain.md 4.1 [C:initiate-offload-call-sequence]"
+
+
+def _root(facts: InitiateFacts) -> str:
+    """Names the root block handed over, e.g. ``the root block (new offload NEIGHBOR)``."""
+    role = facts.snapshot.roles[0].value
+    return f"the root block ({role}, state_type {facts.snapshot.image.state_types[0]!r})"
 
 
 @rule(
@@ -34,13 +40,14 @@ def complete_once(facts: InitiateFacts, out: RuleOutcome) -> None:
         if facts.robustness_case:
             return  # a hang on a robustness case is INI-UNKNOWN-LINKER's or -MALFORMED-TREE's
         out.violate(
-            None,
+            0,
             f"no completion within {obs.timeout:g} s",
             "exactly one call of host.initiate_offload_complete(root)",
+            f"{_root(facts)} was never handed back",
         )
     elif count > 1:
         calls = ", ".join(f"{c.seconds * 1000:.1f} ms on {c.thread_name}" for c in obs.completions)
-        out.violate(None, f"{count} completions ({calls})", "exactly one completion")
+        out.violate(0, f"{count} completions ({calls})", "exactly one completion", _root(facts))
 
 
 @rule(
@@ -55,9 +62,10 @@ def complete_root(facts: InitiateFacts, out: RuleOutcome) -> None:
         out.hit()
         if not completion.matches_root:
             out.violate(
-                None,
-                f"a completion with {completion.root!r}",
+                0,
+                f"a completion with {type(completion.root).__name__} {completion.root!r}",
                 "the very root object handed to initiate_offload",
+                f"{_root(facts)} is the object to hand back",
             )
 
 
@@ -73,9 +81,10 @@ def no_raise(facts: InitiateFacts, out: RuleOutcome) -> None:
     raised = facts.observation.raised
     if raised is not None and not facts.robustness_case:
         out.violate(
-            None,
+            0,
             f"initiate_offload raised {raised}",
             "a return without exception (report failures as block statuses)",
+            f"raised on the tree of {_root(facts)}",
         )
 
 
@@ -188,22 +197,35 @@ def no_touch_after_complete(facts: InitiateFacts, out: RuleOutcome) -> None:
     out.hit()
     changed: dict[int, list[str]] = {}
     for i in _differing(first.statuses, later.statuses):
-        changed.setdefault(i, []).append("status")
+        old, new = format_status(first.statuses[i]), format_status(later.statuses[i])
+        changed.setdefault(i, []).append(f"status from {old} to {new}")
     if not all(map(is_, first.slot_values, later.slot_values)):
         pairs = zip(first.slot_values, later.slot_values, strict=True)
         for i in compress(range(facts.n), starmap(is_not, pairs)):
-            if context_key(first.slot_values[i]) != context_key(later.slot_values[i]):
-                changed.setdefault(i, []).append("context slot")
-    _changes(
-        ("miniport_reserved/scratch",) * 2, first.target_columns, later.target_columns, changed
-    )
-    _changes(HOST_FIELD_NAMES, first.host_columns, later.host_columns, changed)
+            was, now = first.slot_values[i], later.slot_values[i]
+            if context_key(was) != context_key(now):
+                changed.setdefault(i, []).append(f"context slot from {was!r} to {now!r}")
+    names = (*TARGET_FIELD_NAMES, *HOST_FIELD_NAMES)
+    columns = (*first.target_columns, *first.host_columns)
+    later_columns = (*later.target_columns, *later.host_columns)
+    fields: dict[int, list[str]] = {}
+    _changes(names, columns, later_columns, fields)
+    for i, which in fields.items():
+        for name in which:
+            k = names.index(name)
+            was, now = columns[k][i], later_columns[k][i]
+            changed.setdefault(i, []).append(f"{name} from {_shown(was)} to {_shown(now)}")
     for i in sorted(changed):
-        names = ", ".join(dict.fromkeys(changed[i]))
-        after = later.slot_values[i]
-        shown = "" if after is NO_SLOT else f"; status now {later.statuses[i]!r}"
         out.violate(
             i,
-            f"{names} written after the completion{shown}",
+            f"{'; '.join(changed[i])}, written after the completion",
             "no write to the tree once initiate_offload_complete was called",
         )
+
+
+def _shown(value: object) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # a target-written object with a hostile __repr__
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 80 else text[:77] + "..."
