@@ -52,7 +52,7 @@ def test_completion_rules_name_the_root_block() -> None:
     found = [v for v in check(observe(chain3(), twice)).violations]
     assert [v.rule_id for v in found] == ["INI-COMPLETE-ONCE"]
     assert found[0].path == "neighbor[0]"
-    assert "the root block (new offload" in str(found[0])
+    assert "the root block (new offload NEIGHBOR)" in str(found[0])
 
 
 def test_statuses_print_as_name_and_hex_never_as_an_enum_repr() -> None:

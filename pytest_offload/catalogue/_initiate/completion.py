@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from pytest_offload.catalogue._registry import Grade, RuleOutcome, rule
 from pytest_offload.harness import HOST_FIELD_NAMES, TARGET_FIELD_NAMES
-from pytest_offload.model import NdisStatus, context_key, format_status
+from pytest_offload.model import NdisStatus, OffloadStateType, context_key, format_status
 
 if TYPE_CHECKING:
     from pytest_offload.catalogue._facts import InitiateFacts
@@ -21,7 +21,12 @@ SRC_SEQUENCE = "domain.md 4.1 [C:initiate-offload-call-sequence]"
 def _root(facts: InitiateFacts) -> str:
     """Names the root block handed over, e.g. ``the root block (new offload NEIGHBOR)``."""
     role = facts.snapshot.roles[0].value
-    return f"the root block ({role}, state_type {facts.snapshot.image.state_types[0]!r})"
+    state_type = facts.snapshot.image.state_types[0]
+    try:
+        kind = OffloadStateType(state_type).name  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        kind = f"state_type {state_type!r}"
+    return f"the root block ({role} {kind})"
 
 
 @rule(
