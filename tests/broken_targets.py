@@ -363,6 +363,8 @@ class FailsEverything(ReferenceTarget):
 class LastConnectionFirst(ReferenceTarget):
     """Walks each path's connections from the last one: breadth-first order is lost."""
 
+    reversed_depth = 2
+
     def _walk_chain(
         self,
         first: OffloadBlockList | None,
@@ -371,7 +373,7 @@ class LastConnectionFirst(ReferenceTarget):
         *,
         parent_is_placeholder: bool,
     ) -> list[Any]:
-        if depth != 2:
+        if depth != self.reversed_depth:
             return super()._walk_chain(
                 first, depth, parent, parent_is_placeholder=parent_is_placeholder
             )
@@ -384,6 +386,49 @@ class LastConnectionFirst(ReferenceTarget):
         for block in reversed(blocks):
             sends += self._process(block, depth, parent, parent_is_placeholder)
         return sends
+
+
+class MismatchesWhenVlanTableFull(ReferenceTarget):
+    """Answers VLAN_MISMATCH where its VLAN table is full: VLAN_ENTRIES is the cause."""
+
+    def _admit_neighbor(
+        self, block: OffloadBlockList, state: NeighborOffloadState
+    ) -> tuple[OffloadedObject | None, int]:
+        found, status = super()._admit_neighbor(block, state)
+        if status == S.OFFLOAD_VLAN_ENTRIES:
+            status = S.OFFLOAD_VLAN_MISMATCH
+        return found, status
+
+
+def break_vlan_mismatch_table_full(host: Host) -> ReferenceTarget:
+    return _subclass(MismatchesWhenVlanTableFull)(host)
+
+
+class LastPathFirst(LastConnectionFirst):
+    """Walks each neighbor's paths from the last one: invisible with a single path."""
+
+    reversed_depth = 1
+
+
+def break_depth_first_paths(host: Host) -> ReferenceTarget:
+    return _subclass(LastPathFirst)(host)
+
+
+class CountsFailedAttempts(ReferenceTarget):
+    """Charges a TCP slot for every connection it tried, also those it failed for another
+    cause: TCP_ENTRIES comes before the declared capacity is reached."""
+
+    def _admit_tcp(
+        self, block: OffloadBlockList, state: TcpOffloadState, parent: OffloadedObject | None
+    ) -> tuple[OffloadedObject | None, int]:
+        found, status = super()._admit_tcp(block, state, parent)
+        if found is None and status != S.OFFLOAD_TCP_ENTRIES:
+            self.pools.counts["tcp"] += 1
+        return found, status
+
+
+def break_entries_cause_failed_attempts(host: Host) -> ReferenceTarget:
+    return _subclass(CountsFailedAttempts)(host)
 
 
 class AcceptsNewUnderPlaceholder(ReferenceTarget):
@@ -604,3 +649,7 @@ class RacyTables(ReferenceTarget):
 
 def break_capacity_racy(host: Host) -> ReferenceTarget:
     return _subclass(RacyTables)(host)
+
+
+def reference_capacity_10k(host: Host) -> ReferenceTarget:
+    return reference_target.create_target(host, tcp_capacity=10_000)

@@ -492,6 +492,40 @@ def fails_everything() -> CheckReport:
     return judge(chain3(), write({k: S.FAILURE for k in OK3}))
 
 
+def _two_paths() -> OffloadBlockList:
+    return new_offload(
+        NeighborOffloadState(),
+        new_offload(PathOffloadState(), new_offload(TcpOffloadState())),
+        new_offload(PathOffloadState(), new_offload(TcpOffloadState())),
+    )
+
+
+Q1, Q2 = "neighbor[0].path[0]", "neighbor[0].path[1]"
+QT1, QT2 = "neighbor[0].path[0].tcp[0]", "neighbor[0].path[1].tcp[0]"
+
+
+def depth_first_in_order() -> CheckReport:
+    statuses = {
+        N1: S.SUCCESS,
+        Q1: S.SUCCESS,
+        QT1: S.SUCCESS,
+        Q2: S.OFFLOAD_PARTIAL_SUCCESS,
+        QT2: S.OFFLOAD_TCP_ENTRIES,
+    }
+    return judge(_two_paths(), write(statuses), CAP1)
+
+
+def depth_first_later_path_first() -> CheckReport:
+    statuses = {
+        N1: S.SUCCESS,
+        Q1: S.OFFLOAD_PARTIAL_SUCCESS,
+        QT1: S.OFFLOAD_TCP_ENTRIES,
+        Q2: S.SUCCESS,
+        QT2: S.SUCCESS,
+    }
+    return judge(_two_paths(), write(statuses), CAP1)
+
+
 def capacity_out_of_order() -> CheckReport:
     statuses = {
         N1: S.SUCCESS,
@@ -607,8 +641,8 @@ CASES = [
     Case("INI-ENTRIES-CAUSE", entries_before_capacity, True),
     Case("INI-ADVERTISED-WORKS", chain_ok, False),
     Case("INI-ADVERTISED-WORKS", fails_everything, True),
-    Case("INI-DEPTH-FIRST", at_capacity, False),
-    Case("INI-DEPTH-FIRST", capacity_out_of_order, True),
+    Case("INI-DEPTH-FIRST", depth_first_in_order, False),
+    Case("INI-DEPTH-FIRST", depth_first_later_path_first, True),
     Case("INI-MALFORMED-TREE", malformed_failed, False),
     Case("INI-MALFORMED-TREE", malformed_offloaded, True),
     Case("INI-UNKNOWN-LINKER", unknown_linker_fails_cleanly, False),
@@ -743,3 +777,9 @@ def test_cause_rules_count_opportunities_not_the_codes_written() -> None:
     ):
         assert outcomes[rule_id].hits == 1, rule_id
     assert outcomes["INI-CONNECTION-REJECTED-VERSION"].hits == 0  # 6.20: not applicable
+
+
+def test_depth_first_still_judges_a_single_path_it_does_not_count_as_an_opportunity() -> None:
+    outcome = capacity_out_of_order().outcomes["INI-DEPTH-FIRST"]
+    assert outcome.hits == 0  # rules.md 4.1: the opportunity needs several paths
+    assert [v.path for v in outcome.violations] == ["neighbor[0].path[0].tcp[1]"]

@@ -55,8 +55,18 @@ class Aim:
 
     build: Callable[[OffloadCapabilities], ScenarioStrategy]
     unreachable: Callable[[OffloadCapabilities], str | None] = lambda caps: None
+    #: Blocks one case builds, when that grows with the declaration (capacity aims).
+    cost: Callable[[OffloadCapabilities], int] | None = None
     #: Whether its cases are robustness cases (not applicable when those are turned off).
     robustness: bool = False
+
+    def examples(self, caps: OffloadCapabilities, budget: int) -> int:
+        """Cases to generate: the budget, or fewer when each case fills a capacity above
+        4,096 (at least 3), so that any declared capacity can be exercised."""
+        if self.cost is None:
+            return budget
+        size = self.cost(caps)
+        return budget if size <= 4096 else max(3, budget * 4096 // size)
 
     def not_applicable(self, caps: OffloadCapabilities, *, robustness: bool) -> str | None:
         """Why the declaration (or the settings) rule out every opportunity, if they do."""
@@ -70,7 +80,7 @@ def _single(strategy: st.SearchStrategy[TreeSpec]) -> ScenarioStrategy:
 
 
 def _general(caps: OffloadCapabilities) -> ScenarioStrategy:
-    return scenarios(capabilities=caps, min_initiates=1, max_initiates=3)
+    return scenarios(capabilities=caps, min_initiates=1, max_initiates=3, in_flight=True)
 
 
 def _linking(caps: OffloadCapabilities) -> ScenarioStrategy:
@@ -110,10 +120,25 @@ def _advertised(caps: OffloadCapabilities) -> ScenarioStrategy:
     )
 
 
+def _filler(caps: OffloadCapabilities, count: int, first: int = 0) -> list[TcpOffloadState]:
+    """``count`` benign connections with distinct 4-tuples: fixed, not drawn, since only
+    the few connections at the edge of capacity decide anything."""
+    wnd = min(65535, caps.max_initial_rcv_wnd)
+    cached = TcpOffloadStateCached(initial_rcv_wnd=wnd)
+    return [
+        TcpOffloadState(
+            const=TcpOffloadStateConst(local_port=1024 + k % 60000, remote_port=1 + k // 60000),
+            cached=cached,
+        )
+        for k in range(first, first + count)
+    ]
+
+
 def _capacity_edge(caps: OffloadCapabilities) -> ScenarioStrategy:
     """Fill TCP capacity but for a few slots, then offer a few more connections than fit
-    on the same path (through a placeholder and a linker), so TCP capacity is the only
-    limit the second tree hits."""
+    on the same path (through a placeholder and a linker); now and then some of them are
+    provoked to fail for a declared cause first, so a target that counts failed attempts
+    against its capacity answers TCP_ENTRIES too early (INI-ENTRIES-CAUSE)."""
     cap = caps.tcp_connection_offload_capacity
 
     @st.composite
@@ -121,23 +146,14 @@ def _capacity_edge(caps: OffloadCapabilities) -> ScenarioStrategy:
         room = draw(st.integers(0, min(cap, 3)))
         extra = draw(st.integers(1, 3))
         path = draw(_benign_path(caps))
-        wnd = min(65535, caps.max_initial_rcv_wnd)
-        # The filler is fixed, not drawn: only the few connections that decide matter.
-        filled = [
-            TcpOffloadState(
-                const=TcpOffloadStateConst(
-                    local_port=1024 + k % 60000, remote_port=1 + k // 60000
-                ),
-                cached=TcpOffloadStateCached(initial_rcv_wnd=wnd),
-            )
-            for k in range(cap - room)
-        ]
-        filler = TreeSpec((_new(NeighborOffloadState(), _new(path, *map(_new, filled))),))
+        filler = TreeSpec(
+            (_new(NeighborOffloadState(), _new(path, *map(_new, _filler(caps, cap - room)))),)
+        )
+        failing = draw(st.lists(_failing_tcp(caps), max_size=3)) if room else []
         offered = tuple(
             _new(t)
-            for t in draw(
-                st.lists(_benign_tcp(caps), min_size=room + extra, max_size=room + extra)
-            )
+            for t in failing
+            + draw(st.lists(_benign_tcp(caps), min_size=room + extra, max_size=room + extra))
         )
         path_type = state_type_of(path)
         link = BlockSpec(Role.LINKER, path_type, ref=0, dependents=offered)
@@ -149,13 +165,69 @@ def _capacity_edge(caps: OffloadCapabilities) -> ScenarioStrategy:
     return build()
 
 
+def _failing_tcp(caps: OffloadCapabilities) -> st.SearchStrategy[TcpOffloadState]:
+    """Connections the declaration predicts to fail (a receive window over the limit)."""
+    if caps.max_initial_rcv_wnd >= 0xFFFFFFFF:
+        return st.nothing()
+    over = TcpOffloadStateCached(initial_rcv_wnd=caps.max_initial_rcv_wnd + 1)
+    return st.just(TcpOffloadState(cached=over))
+
+
+def _depth_first(caps: OffloadCapabilities) -> ScenarioStrategy:
+    """One initiate on a fresh target offering more connections than fit, spread over
+    several paths and neighbors, where TCP capacity is the only limit: the connections
+    offloaded must be the first in depth-first, breadth-next order (a target walking
+    ``next_block`` before dependents offloads later subtrees first)."""
+    cap = caps.tcp_connection_offload_capacity
+    most_neighbors = 2 if caps.neighbor_capacity is None or caps.neighbor_capacity >= 2 else 1
+    most_paths = 4 if caps.path_capacity is None else max(1, min(4, caps.path_capacity))
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Scenario:
+        extra = draw(st.integers(1, 3))
+        neighbors = draw(st.integers(1, most_neighbors))
+        paths_each = [
+            draw(st.integers(1, max(1, most_paths // neighbors))) for _ in range(neighbors)
+        ]
+        paths = sum(paths_each)
+        total = cap + extra
+        cuts = sorted(
+            draw(st.lists(st.integers(0, total), min_size=paths - 1, max_size=paths - 1))
+        )
+        sizes = [b - a for a, b in zip([0, *cuts], [*cuts, total], strict=True)]
+        states = iter(_filler(caps, total))
+        path_specs = [
+            _new(draw(_benign_path(caps)), *(_new(next(states)) for _ in range(size)))
+            for size in sizes
+        ]
+        roots, at = [], 0
+        for count in paths_each:
+            roots.append(_new(NeighborOffloadState(), *path_specs[at : at + count]))
+            at += count
+        return (TreeSpec(tuple(roots)),)
+
+    return build()
+
+
+def _capacity_cost(caps: OffloadCapabilities) -> int:
+    """Blocks a capacity case builds: about the declared TCP capacity."""
+    return caps.tcp_connection_offload_capacity
+
+
 def _too_big_capacity(caps: OffloadCapabilities) -> str | None:
-    if caps.tcp_connection_offload_capacity > 4096:
+    if caps.tcp_connection_offload_capacity > 1_000_000:
         return (
             f"target declares tcp_connection_offload_capacity="
-            f"{caps.tcp_connection_offload_capacity}: filling it takes too long per case"
+            f"{caps.tcp_connection_offload_capacity}: above 1,000,000 no case can fill it "
+            "(rules.md 4.1)"
         )
     return None
+
+
+def _entries_cause(caps: OffloadCapabilities) -> ScenarioStrategy:
+    if _too_big_capacity(caps) is not None:
+        return _general(caps)  # its opportunities need no filling: blocks within capacity
+    return _capacity_edge(caps)
 
 
 def _predicted_root_failure(caps: OffloadCapabilities) -> st.SearchStrategy[NeighborOffloadState]:
@@ -202,9 +274,17 @@ def _no_predicted_failure(caps: OffloadCapabilities) -> str | None:
 
 
 def _vlan_mismatch(caps: OffloadCapabilities) -> ScenarioStrategy:
+    """Neighbors with VLAN 0, interface VLANs and others; half the cases offer more distinct
+    interface VLANs than ``vlan_capacity``, so the VLAN table fills (VLAN_ENTRIES is due
+    there, never VLAN_MISMATCH)."""
     interface = sorted(caps.nonzero_interface_vlans)
     vlans = st.one_of(st.sampled_from([0, *interface]), st.integers(1, 4095))
-    return st.lists(vlans, min_size=1, max_size=3).flatmap(
+    mixed = st.lists(vlans, min_size=1, max_size=3)
+    lists = mixed
+    if len(interface) > caps.vlan_capacity and caps.vlan_capacity < 8:
+        over = st.permutations(interface).map(lambda vs: vs[: caps.vlan_capacity + 1])
+        lists = st.one_of(mixed, over)
+    return lists.flatmap(
         lambda vs: st.tuples(*(_benign_path(caps) for _ in vs)).map(
             lambda paths: (
                 TreeSpec(
@@ -484,9 +564,9 @@ AIMS: dict[str, Aim] = {
     "INI-RCV-WINDOW-CAUSE": Aim(_rcv_window),
     "INI-PATH-MTU-CAUSE": Aim(_path_mtu),
     "INI-CONNECTION-REJECTED-VERSION": Aim(_closing, _rejection_exists),
-    "INI-CAPACITY": Aim(_capacity_edge_or_in_flight, _too_big_capacity),
-    "INI-ENTRIES-CAUSE": Aim(_capacity_edge, _too_big_capacity),
-    "INI-DEPTH-FIRST": Aim(_capacity_edge, _too_big_capacity),
+    "INI-CAPACITY": Aim(_capacity_edge_or_in_flight, _too_big_capacity, _capacity_cost),
+    "INI-ENTRIES-CAUSE": Aim(_entries_cause, cost=_capacity_cost),
+    "INI-DEPTH-FIRST": Aim(_depth_first, _too_big_capacity, _capacity_cost),
     "INI-ADVERTISED-WORKS": Aim(_advertised),
     "INI-MALFORMED-TREE": Aim(_malformed, robustness=True),
     "INI-UNKNOWN-LINKER": Aim(_unknown_linkers, robustness=True),

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from pytest_offload.generate._spec import BlockSpec, TreeSpec
+from pytest_offload.generate._spec import BlockSpec, InFlight, TreeSpec
 from pytest_offload.model import (
     NeighborOffloadState,
     NeighborOffloadStateConst,
@@ -26,6 +26,7 @@ from pytest_offload.model import (
     TcpConnectionState,
     TcpOffloadState,
     TcpOffloadStateCached,
+    TcpOffloadStateConst,
     TcpOffloadStateDelegated,
     state_type_of,
 )
@@ -172,7 +173,16 @@ def tcp_states(
         state = draw(_connection_states())
         sizes = draw(_buffered_sizes())
         buffered = tuple(NetBufferList(bytes(n)) for n in sizes)
+    const = TcpOffloadStateConst(
+        flags=draw(st.sampled_from([0, 0x01, 0x02, 0x03])),  # timestamps, SACK
+        remote_port=draw(st.integers(1, 0xFFFF)),
+        local_port=draw(st.integers(1024, 0xFFFF)),
+        snd_wind_scale=draw(st.integers(0, 14)),
+        rcv_wind_scale=draw(st.integers(0, 14)),
+        remote_mss=draw(st.sampled_from([536, 1220, 1380, 1460, 8960])),
+    )
     return TcpOffloadState(
+        const=const,
         cached=TcpOffloadStateCached(initial_rcv_wnd=wnd),
         delegated=TcpOffloadStateDelegated(state=state, buffered_data=buffered),
     )
@@ -330,20 +340,30 @@ def scenarios(
     capabilities: OffloadCapabilities | None = None,
     min_initiates: int = 2,
     max_initiates: int = 3,
-) -> tuple[TreeSpec, ...]:
+    in_flight: bool = False,
+) -> tuple[TreeSpec | InFlight, ...]:
     """Several initiates to one target: the first offloads new objects, later ones hang new
     state under earlier objects through placeholders and linkers (and sometimes name an
-    object the target never offloaded, which it must fail cleanly).
+    object the target never offloaded, which it must fail cleanly). With
+    ``in_flight=True`` a later step may be two fresh trees handed over together, both in
+    flight before either completes (an :class:`InFlight` step, domain.md 5.6).
     """
     _check_sizes(initiates=(min_initiates, max_initiates))
     if min_initiates < 1:
         raise InvalidArgument(f"min_initiates={min_initiates} must be at least 1")
     count = draw(st.integers(min_initiates, max_initiates))
-    trees = [draw(tree_specs(capabilities=capabilities, max_neighbors=2))]
+    trees: list[TreeSpec | InFlight] = [
+        draw(tree_specs(capabilities=capabilities, max_neighbors=2))
+    ]
+    shapes = ["tcp-on-existing-path", "path-on-existing-neighbor", "fresh"]
     for _ in range(count - 1):
-        shape = draw(
-            st.sampled_from(["tcp-on-existing-path", "path-on-existing-neighbor", "fresh"])
-        )
+        shape = draw(st.sampled_from([*shapes, "in-flight"] if in_flight else shapes))
+        if shape == "in-flight":
+            together = st.lists(
+                tree_specs(capabilities=capabilities, max_neighbors=1), min_size=2, max_size=2
+            )
+            trees.append(InFlight(tuple(draw(together))))
+            continue
         if shape == "fresh":
             trees.append(draw(tree_specs(capabilities=capabilities, max_neighbors=1)))
             continue

@@ -11,6 +11,7 @@ import datetime as dt
 import fnmatch
 import random
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,6 +82,11 @@ def _load_run(config: pytest.Config) -> OffloadRun | None:
     if settings.target is None:
         return None
     source = settings.sources["target"]
+    # A vendor module next to where pytest was started is found, as `python -m pytest`
+    # would find it; appended, so it never shadows an installed package.
+    here = str(config.invocation_params.dir)
+    if here not in sys.path:
+        sys.path.append(here)
     try:
         factory = load_factory(settings.target, source=source)
     except TargetLoadError as exc:

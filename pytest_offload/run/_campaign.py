@@ -243,7 +243,7 @@ class Campaign:
     ) -> Callable[[], None]:
         run = self.run
         settings = hypothesis.settings(
-            max_examples=run.settings.max_examples,
+            max_examples=aim_for(aim).examples(run.capabilities, run.settings.max_examples),
             deadline=None,
             database=None,  # the run's seed alone decides its cases: a replay is exact
             derandomize=False,

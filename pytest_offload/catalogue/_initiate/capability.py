@@ -186,6 +186,33 @@ def advertised_works(facts: InitiateFacts, out: RuleOutcome) -> None:
             )
 
 
+def _offers_past_tcp_capacity(facts: InitiateFacts) -> bool:
+    """An opportunity (rules.md 4.1): a single initiate offering more new TCP blocks than
+    the room left, under several paths, where the declaration predicts no other limit."""
+    if len(facts.batch.initiates) != 1 or facts.malformed:
+        return False
+    caps = facts.capabilities
+    room = caps.tcp_connection_offload_capacity - facts.batch.ledger.counts["tcp"]
+    if facts.new_of_layer(TCP_DEPTH) <= room:
+        return False
+    states, depths = facts.snapshot.image.states, facts.snapshot.depths
+    paths = 0
+    for i in facts.new_positions:
+        state = states[i]
+        if depths[i] == TCP_DEPTH:
+            if not isinstance(state, TcpOffloadState):
+                return False
+            if state.cached.initial_rcv_wnd > caps.max_initial_rcv_wnd:
+                return False
+        elif depths[i] == TCP_DEPTH - 1:
+            paths += 1
+            if not isinstance(state, PathOffloadState):
+                return False
+            if state.cached.path_mtu > caps.max_path_mtu:
+                return False
+    return paths >= 2
+
+
 @rule(
     "INI-DEPTH-FIRST",
     SHOULD,
@@ -195,6 +222,8 @@ def advertised_works(facts: InitiateFacts, out: RuleOutcome) -> None:
     source="domain.md 1.5, 7.16 [C:traversing-a-state-tree]",
 )
 def depth_first(facts: InitiateFacts, out: RuleOutcome) -> None:
+    if _offers_past_tcp_capacity(facts):
+        out.hit()
     if S.OFFLOAD_TCP_ENTRIES not in facts.present or len(facts.batch.initiates) != 1:
         return
     if not facts.completed or facts.malformed:
@@ -207,7 +236,6 @@ def depth_first(facts: InitiateFacts, out: RuleOutcome) -> None:
     failures = sum(facts.count_of(code) for code in facts.present if code in FAILED_CODES)
     if failures != refused:
         return
-    out.hit()
     first_refused = _first_new_at_depth(facts, int(S.OFFLOAD_TCP_ENTRIES), TCP_DEPTH)
     later = facts.new_offloaded[bisect_right(facts.new_offloaded, first_refused) :]
     later_depths = list(map(new_depth.__getitem__, later))
