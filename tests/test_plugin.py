@@ -594,3 +594,23 @@ def test_a_realistic_tcp_capacity_is_exercised_and_conformant(pytester: pytest.P
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["offload verdict: CONFORMANT"])
+
+
+def test_a_target_that_never_needs_the_optional_cause_codes_is_conformant(
+    pytester: pytest.Pytester,
+) -> None:
+    # Configurable source MACs with room to spare: HW_ADDRESS_ENTRIES is never due, and it
+    # never rejects a connection. Opportunities, not codes: still CONFORMANT, not INCOMPLETE.
+    pytester.makepyfile(
+        roomy_target="""
+        import reference_target
+        def create_target(host):
+            return reference_target.create_target(
+                host, configurable_source_mac=True, source_mac_capacity=64,
+                reject_states=frozenset())
+        """
+    )
+    pytester.syspathinsert()
+    result = run_suite(pytester, "roomy_target")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    result.stdout.fnmatch_lines(["offload verdict: CONFORMANT"])
