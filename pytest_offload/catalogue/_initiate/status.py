@@ -71,12 +71,11 @@ def status_allowed(facts: InitiateFacts, out: RuleOutcome) -> None:
     source=SRC_CODES,
 )
 def success_all_dependents(facts: InitiateFacts, out: RuleOutcome) -> None:
-    roles, codes, dependents = facts.snapshot.roles, facts.codes, facts.snapshot.dependents
+    roles = facts.snapshot.roles
     success = facts.internal_with(SUCCESS)
     placeholder = Role.PLACEHOLDER
-    out.hit(
-        len(success) - sum(1 for p in facts.placeholders if codes[p] == SUCCESS and dependents[p])
-    )
+    if _has_parent_of_dependents(facts):
+        out.hit()
     complete = facts.all_dependents_offloaded(success)
     for i in compress(success, map(not_, complete)):
         if roles[i] is placeholder:
@@ -106,7 +105,8 @@ def partial_needs_failed_dependent(facts: InitiateFacts, out: RuleOutcome) -> No
     dependents = facts.snapshot.dependents
     codes = facts.codes
     partial = _partial_blocks(facts)
-    out.hit(len(partial))
+    if len(facts.placeholders) < facts.n:
+        out.hit()  # any non-placeholder block could be answered PARTIAL
     # A PARTIAL block with a dependent that is not offloaded is fine: judge only the rest.
     for i in compress(partial, facts.all_dependents_offloaded(partial)):
         children = dependents[i]
@@ -139,7 +139,9 @@ def partial_is_offloaded(facts: InitiateFacts, out: RuleOutcome) -> None:
     with_partial_child.discard(-1)
     placeholder = Role.PLACEHOLDER
     judged = sorted(i for i in with_partial_child if roles[i] is not placeholder)
-    out.hit(len(judged))
+    parents = facts.snapshot.parents
+    if any(parents[i] >= 0 for i in facts.internal):
+        out.hit()  # a block whose dependent has dependents of its own
     partial = [i for i in judged if codes[i] == PARTIAL]
     for i in compress(partial, facts.all_dependents_offloaded(partial)):
         partial_children = [c for c in dependents[i] if codes[c] == PARTIAL]
@@ -223,6 +225,8 @@ def placeholder_success(facts: InitiateFacts, out: RuleOutcome) -> None:
     source=f"{SRC_PARTIAL} (TCP3 under failed Path2)",
 )
 def failed_subtree(facts: InitiateFacts, out: RuleOutcome) -> None:
+    if _has_parent_of_dependents(facts):
+        out.hit()
     abandoned = facts.abandoned()
     if not abandoned:
         return
@@ -239,7 +243,6 @@ def failed_subtree(facts: InitiateFacts, out: RuleOutcome) -> None:
                 f"ancestor {facts.snapshot.path(ancestor)} failed with "
                 f"{format_status(facts.raw_statuses[ancestor])}",
             )
-    out.hit(len(hit_parents))
 
 
 @rule(
@@ -252,8 +255,11 @@ def failed_subtree(facts: InitiateFacts, out: RuleOutcome) -> None:
     reading=True,
 )
 def failed_subtree_failure(facts: InitiateFacts, out: RuleOutcome) -> None:
+    # Opportunity: a block below a new offload or an unknown linker (either may fail).
+    roles, unknown = facts.snapshot.roles, facts.unknown_linkers
+    if any(roles[i] is Role.NEW_OFFLOAD or i in unknown for i in facts.internal):
+        out.hit()
     abandoned = facts.abandoned()
-    out.hit(len(abandoned))
     if not abandoned:
         return
     failed_ancestor = facts.failed_ancestor
@@ -268,6 +274,24 @@ def failed_subtree_failure(facts: InitiateFacts, out: RuleOutcome) -> None:
                 f"ancestor {facts.snapshot.path(ancestor)} failed; the documented example "
                 "gives its dependents FAILURE, not a cause code of their own",
             )
+
+
+def _has_parent_of_dependents(facts: InitiateFacts) -> bool:
+    """Whether a new offload or linker has a dependent (stops at the first)."""
+    roles = facts.snapshot.roles
+    placeholder = Role.PLACEHOLDER
+    return any(roles[i] is not placeholder for i in facts.internal)
+
+
+def _offers_root_siblings(facts: InitiateFacts) -> bool:
+    """A root neighbor the declaration predicts to fail, then a sibling within it."""
+    predicted = False
+    for i in facts.snapshot.roots:
+        if not predicted:
+            predicted = predicted_neighbor_failure(facts, i) is not None
+        elif benign_neighbor(facts, i):
+            return True
+    return False
 
 
 def predicted_neighbor_failure(facts: InitiateFacts, position: int) -> str | None:
@@ -313,23 +337,27 @@ def root_siblings(facts: InitiateFacts, out: RuleOutcome) -> None:
     snapshot = facts.snapshot
     roots = snapshot.roots
     capacity = facts.capabilities.neighbor_capacity
+    if _offers_root_siblings(facts):
+        out.hit()  # counted whether the first root fails or not (rules.md 4.1)
     failed_root: int | None = None
     offloaded_before = 0
     for i in roots:
         if failed_root is None:
             if facts.is_failed(i) and predicted_neighbor_failure(facts, i) is not None:
                 failed_root = i
-        elif benign_neighbor(facts, i) and (capacity is None or offloaded_before < capacity):
-            out.hit()
-            if not facts.is_offloaded(i):
-                out.violate(
-                    i,
-                    format_status(facts.raw_statuses[i]),
-                    "offloaded (SUCCESS or OFFLOAD_PARTIAL_SUCCESS)",
-                    f"root sibling {snapshot.path(failed_root)} failed "
-                    f"({predicted_neighbor_failure(facts, failed_root)}); that abandons "
-                    "only its own subtree",
-                )
+        elif (
+            benign_neighbor(facts, i)
+            and (capacity is None or offloaded_before < capacity)
+            and not facts.is_offloaded(i)
+        ):
+            out.violate(
+                i,
+                format_status(facts.raw_statuses[i]),
+                "offloaded (SUCCESS or OFFLOAD_PARTIAL_SUCCESS)",
+                f"root sibling {snapshot.path(failed_root)} failed "
+                f"({predicted_neighbor_failure(facts, failed_root)}); that abandons "
+                "only its own subtree",
+            )
         if facts.is_offloaded(i) and facts.snapshot.roles[i] is Role.NEW_OFFLOAD:
             offloaded_before += 1
 
