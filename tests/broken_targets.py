@@ -7,6 +7,7 @@ suite catches every one of them with that rule's ID and grade.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -554,6 +555,64 @@ def reference_int_contexts(host: Host) -> ReferenceTarget:
 
 def break_context_unique_same_int(host: Host) -> ReferenceTarget:
     return _tampering(_same_pointer_for_all)(host)
+
+
+# -- late, after the completion (found by an outside review) ------------------------------
+
+
+def _afterwards(delay: float, act: Callable[[ReferenceTarget, OffloadBlockList], None]) -> Any:
+    """A reference target that, ``delay`` seconds after completing, does ``act``."""
+
+    class Afterwards(ReferenceTarget):
+        def _offload_and_complete(self, root: OffloadBlockList) -> None:
+            super()._offload_and_complete(root)
+            timer = threading.Timer(delay, act, args=(self, root))
+            timer.daemon = True
+            timer.start()
+
+    return _subclass(Afterwards)
+
+
+def _complete_again(target: ReferenceTarget, root: OffloadBlockList) -> None:
+    target.host.initiate_offload_complete(root)
+
+
+def _fail_first_offloaded(target: ReferenceTarget, root: OffloadBlockList) -> None:
+    for block in _blocks(root):
+        if block.status == S.SUCCESS and block.miniport_offload_context is not None:
+            block.status = S.FAILURE
+            return
+
+
+def _send_complete_failed(target: ReferenceTarget, root: OffloadBlockList) -> None:
+    for block in _blocks(root):
+        chain = block.net_buffer_list_chain
+        if chain and block.status not in OFFLOADED:
+            target.host.tcp_offload_send_complete(chain)
+
+
+break_complete_once_300ms = _afterwards(0.3, _complete_again)
+break_no_touch_200ms = _afterwards(0.2, _fail_first_offloaded)
+break_send_data_late = _afterwards(0.01, _send_complete_failed)
+
+
+class RaisesWithoutCompleting(ReferenceTarget):
+    def initiate_offload(self, root: OffloadBlockList) -> None:
+        raise MemoryError("out of descriptors")
+
+
+break_complete_once_raising = _subclass(RaisesWithoutCompleting)
+
+
+class DeletesAStatus(Tampering):
+    """Deletes the last block's status attribute before completing."""
+
+    @staticmethod
+    def tamper(target: Tampering, root: OffloadBlockList) -> None:
+        del _blocks(root)[-1].status
+
+
+break_status_deleted = _subclass(DeletesAStatus)
 
 
 # -- found only in another rule's cases, or not reproducibly -----------------------------

@@ -614,3 +614,44 @@ def test_a_target_that_never_needs_the_optional_cause_codes_is_conformant(
     result = run_suite(pytester, "roomy_target")
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     result.stdout.fnmatch_lines(["offload verdict: CONFORMANT"])
+
+
+@pytest.mark.parametrize(
+    ("factory", "rule_id", "observed"),
+    [
+        ("break_complete_once_300ms", "INI-COMPLETE-ONCE", "*observed 2 completions*"),
+        ("break_no_touch_200ms", "INI-NO-TOUCH-AFTER-COMPLETE", "*status from SUCCESS*"),
+        ("break_send_data_late", "INI-SEND-DATA-KEPT-ON-FAILURE", "*INI-SEND-DATA-KEPT*"),
+    ],
+)
+def test_what_a_target_does_well_after_completing_is_judged(
+    pytester: pytest.Pytester, factory: str, rule_id: str, observed: str
+) -> None:
+    # Outside the window a case is first watched for (found by a review): the cases of
+    # these rules stay watched until their aim ends and an operation timeout after.
+    result = run_suite(pytester, f"tests.broken_targets:{factory}", f"--offload-rules={rule_id}")
+    assert "FAILED" in verdict_line(result, rule_id)
+    result.stdout.fnmatch_lines([observed])
+
+
+def test_a_raise_without_a_completion_is_one_finding(pytester: pytest.Pytester) -> None:
+    result = run_suite(
+        pytester,
+        "tests.broken_targets:break_complete_once_raising",
+        "--offload-rules=INI-COMPLETE-ONCE,INI-NO-RAISE",
+        "--offload-budget=quick",
+    )
+    assert "FAILED" in verdict_line(result, "INI-COMPLETE-ONCE")
+    assert "FAILED" not in verdict_line(result, "INI-NO-RAISE")
+    result.stdout.fnmatch_lines(["*raised MemoryError: out of descriptors and never completed*"])
+
+
+def test_a_deleted_status_is_judged_not_a_crash_of_the_host(pytester: pytest.Pytester) -> None:
+    result = run_suite(
+        pytester,
+        "tests.broken_targets:break_status_deleted",
+        "--offload-rules=INI-STATUS-ALLOWED,INI-NO-RAISE",
+        "--offload-budget=quick",
+    )
+    assert "FAILED" in verdict_line(result, "INI-STATUS-ALLOWED")
+    assert "PASSED" in verdict_line(result, "INI-NO-RAISE")

@@ -23,8 +23,16 @@ if TYPE_CHECKING:
 
 __all__ = ["LATE_RULES", "CheckReport", "TargetChecker", "check", "expected_statuses"]
 
+#: The rules that judge an initiate that never completed (a hang, a raise; on a
+#: robustness case, that case's own rule).
+INCOMPLETE_RULES = frozenset(
+    {"INI-COMPLETE-ONCE", "INI-NO-RAISE", "INI-MALFORMED-TREE", "INI-UNKNOWN-LINKER"}
+)
+
 #: The rules judged again at the end of a case, on what happened after the completion.
-LATE_RULES = frozenset({"INI-COMPLETE-ONCE", "INI-NO-TOUCH-AFTER-COMPLETE"})
+LATE_RULES = frozenset(
+    {"INI-COMPLETE-ONCE", "INI-NO-TOUCH-AFTER-COMPLETE", "INI-SEND-DATA-KEPT-ON-FAILURE"}
+)
 
 
 @dataclass(slots=True)
@@ -101,9 +109,13 @@ class TargetChecker:
     def _run(self, facts: InitiateFacts) -> CheckReport:
         outcomes: dict[str, RuleOutcome] = {}
         broken = False
+        completed = facts.completed
         for r in self.rules:
             outcome = RuleOutcome(r, facts)
-            r.check(facts, outcome)
+            # One defect, one finding (rules.md 3): an initiate that never completed gives
+            # no other rule an opportunity, and is judged by the completion rules alone.
+            if completed or r.id in INCOMPLETE_RULES:
+                r.check(facts, outcome)
             outcomes[r.id] = outcome
             broken = broken or bool(outcome.violations)
         report = CheckReport(facts.observation, outcomes)

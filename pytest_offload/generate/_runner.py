@@ -43,6 +43,8 @@ class ScenarioOutcome:
     target: OffloadTarget
     #: Objects the target held (offloaded, per the checker's ledger) when the case ended.
     held: int = 0
+    #: The host the case ran on (it keeps recording what the target does later).
+    host: RecordingHost | None = None
 
     def exercised(self) -> set[str]:
         """IDs of the rules whose precondition held in at least one initiate."""
@@ -129,7 +131,9 @@ def run_scenario(
         late = handed.late()
         if late is not None:
             checker.rejudge_late(report, late)
-    return ScenarioOutcome(tuple(specs), tuple(reports), target, held=len(checker.ledger))
+    return ScenarioOutcome(
+        tuple(specs), tuple(reports), target, held=len(checker.ledger), host=host
+    )
 
 
 class _Unresolvable(Exception):

@@ -156,6 +156,7 @@ class PendingInitiate:
             timeout=self.host.timeout,
             label=self.label,
             notes=tuple(notes),
+            returned=self._returned.is_set(),
         )
 
     @property
@@ -172,8 +173,14 @@ class PendingInitiate:
             return None
         with self._lock:
             more = len(self.completions) > len(first.completions)
+        sent = len(self.host.send_completed()) > len(first.send_completed)
         now = capture(self.snapshot.blocks)
-        if not more and first.final_image is not None and _same_image(first.final_image, now):
+        if (
+            not more
+            and not sent
+            and first.final_image is not None
+            and _same_image(first.final_image, now)
+        ):
             return None
         return self._observe(now, list(first.notes))
 
@@ -185,6 +192,7 @@ def _same_image(first: TreeImage, later: TreeImage) -> bool:
             and all(map(operator.is_, first.slot_values, later.slot_values))
             and first.target_columns == later.target_columns
             and first.host_columns == later.host_columns
+            and first.nbl_statuses == later.nbl_statuses
         )
     except Exception:  # a hostile __eq__ written by the target: let the rules look
         return False

@@ -66,6 +66,8 @@ class Observation:
     timeout: float = 2.0
     label: str = "initiate"
     notes: tuple[str, ...] = field(default=())
+    #: Whether ``initiate_offload`` returned within the timeout.
+    returned: bool = True
 
     @property
     def completed(self) -> bool:

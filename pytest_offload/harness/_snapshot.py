@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import attrgetter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pytest_offload.model import OffloadBlockList, Role, iter_depth_first, layer_name
 
@@ -68,12 +68,39 @@ _get_status = attrgetter("status")
 _INTERNED: dict[object, object] = {(None, None): (None, None), (None,): (None,), (): ()}
 
 
+class _Deleted:
+    """What a field reads as when the target deleted it (``del block.status``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<deleted field>"
+
+
+#: The value of a field the target deleted or made unreadable.
+DELETED = _Deleted()
+
+
+def _read(blocks: Sequence[OffloadBlockList], getter: Any) -> list[object]:
+    """One field of every block; a field a target deleted (or broke) reads as DELETED."""
+    try:
+        return list(map(getter, blocks))
+    except Exception:  # slow path, only for a tree a target damaged
+        out: list[object] = []
+        for block in blocks:
+            try:
+                out.append(getter(block))
+            except Exception:  # a deleted or hostile field
+                out.append(DELETED)
+        return out
+
+
 def _column(blocks: Sequence[OffloadBlockList], name: str) -> list[object]:
-    values = list(map(_GETTERS[name], blocks))
+    values = _read(blocks, _GETTERS[name])
     if name not in _ARRAYS:
         return values
     if set(map(type, values)) == {list}:
-        frozen: list[object] = list(map(tuple, values))
+        frozen: list[object] = list(map(tuple, values))  # type: ignore[arg-type]
     else:
         frozen = list(map(_frozen, values))
     try:
@@ -132,8 +159,8 @@ class TreeImage:
 
 def capture(blocks: Sequence[OffloadBlockList]) -> TreeImage:
     """Copy the fields of ``blocks`` as they are now. Never raises on odd field values."""
-    statuses = list(map(_get_status, blocks))
-    slots = list(map(_GETTERS["miniport_offload_context"], blocks))
+    statuses = _read(blocks, _get_status)
+    slots = _read(blocks, _GETTERS["miniport_offload_context"])
     # A placeholder's slot (None), or anything else without a value, reads as NO_SLOT.
     slot_values = list(map(getattr, slots, repeat("value"), repeat(NO_SLOT)))
     host_columns = tuple(

@@ -32,7 +32,7 @@ import hypothesis
 from hypothesis import HealthCheck, Phase, Verbosity, given
 from hypothesis.errors import Flaky
 
-from pytest_offload.catalogue import LATE_RULES
+from pytest_offload.catalogue import LATE_RULES, TargetChecker
 from pytest_offload.generate import ScenarioOutcome, aim_for, run_scenario
 
 if TYPE_CHECKING:
@@ -223,9 +223,14 @@ class Campaign:
     def generate(self, aim: str) -> AimResult:
         """Generate ``aim``'s cases, judge each by every selected rule, count opportunities."""
         result = AimResult(aim)
+        # The cases of the rules judging time stay watched until the aim's generation ends
+        # (and an operation timeout after): only then are their targets released.
+        watched: list[tuple[tuple[Any, ...], ScenarioOutcome]] = []
 
         def prop(scenario: tuple[Any, ...]) -> None:
             outcome = self._case(aim, scenario)
+            if aim in LATE_RULES:
+                watched.append((tuple(scenario), outcome))
             result.cases += 1
             result.held += outcome.held > 0
             for rule_id in outcome.exercised():
@@ -236,7 +241,33 @@ class Campaign:
                         result.found[violation.rule_id] = pickle.dumps(tuple(scenario))
 
         self._hypothesis(aim, prop, (Phase.generate,))()
+        self._look_again(watched, result)
         return result
+
+    def _look_again(
+        self, watched: list[tuple[tuple[Any, ...], ScenarioOutcome]], result: AimResult
+    ) -> None:
+        """Judge the watched cases once more, an operation timeout after the last of them
+        completed: a second completion or a late write by then is that case's finding."""
+        if not watched:
+            return
+        last = watched[-1][1].host
+        if last is not None:
+            last.settle(self.run.settings.timeout)
+        checker = TargetChecker(
+            self.run.capabilities, rules=[r for r in self.run.rules if r.id in LATE_RULES]
+        )
+        for scenario, outcome in watched:
+            if outcome.host is None:
+                continue
+            for handed, report in zip(outcome.host.initiates(), outcome.reports, strict=False):
+                late = handed.late()
+                if late is None:
+                    continue
+                checker.rejudge_late(report, late)
+                for violation in report.violations:
+                    if violation.rule_id not in result.found:
+                        result.found[violation.rule_id] = pickle.dumps(scenario)
 
     def _hypothesis(
         self, aim: str, prop: Callable[[tuple[Any, ...]], None], phases: tuple[Phase, ...]
@@ -285,14 +316,16 @@ class Campaign:
         source = found[0]
         original: tuple[Any, ...] = pickle.loads(source.found[rule_id])
         shrunk = self._shrink(source.aim, rule_id)
-        if shrunk is not None and self._reproduces(source.aim, shrunk.specs, rule_id) == REPLAYS:
-            # Shown as the run's own settings judge it (shrinking may have used a shorter
-            # timeout once the target was known to hang).
-            shown = self._case(source.aim, shrunk.specs, replay=True)
-            return Finding(rule_id, source.aim, shown if _breaks(shown, rule_id) else shrunk)
+        if shrunk is not None:
+            count, _ = self._reproduces(source.aim, shrunk.specs, rule_id)
+            if count == REPLAYS:
+                # Shown as the run's own settings judge it (shrinking may have used a shorter
+                # timeout once the target was known to hang).
+                shown = self._case(source.aim, shrunk.specs, replay=True)
+                return Finding(rule_id, source.aim, shown if _breaks(shown, rule_id) else shrunk)
         # The shrunk case did not hold up: judge by the case as generated.
-        count = self._reproduces(source.aim, original, rule_id)
-        outcome = self._case(source.aim, original, replay=True)
+        count, broken = self._reproduces(source.aim, original, rule_id)
+        outcome = broken or self._case(source.aim, original, replay=True)
         return Finding(rule_id, source.aim, outcome, None if count == REPLAYS else count)
 
     def _shrink(self, aim: str, rule_id: str) -> ScenarioOutcome | None:
@@ -311,23 +344,30 @@ class Campaign:
             return None  # the target answered differently for the same case
         return None
 
-    def _reproduces(self, aim: str, scenario: Sequence[Any], rule_id: str) -> int:
+    def _reproduces(
+        self, aim: str, scenario: Sequence[Any], rule_id: str
+    ) -> tuple[int, ScenarioOutcome | None]:
         """How many of ``REPLAYS`` replays of ``scenario`` break ``rule_id`` (rules judging
-        time get four times the timeout)."""
+        time get four times the timeout), and the last replay that broke it."""
         settings = self.run.settings
         slow = rule_id in LATE_RULES
         count = 0
+        broken: ScenarioOutcome | None = None
         for _ in range(REPLAYS):
+            # A rule judging time waits four timeouts for a completion and watches a whole
+            # timeout past the last one (a late completion or write within it counts).
             outcome = run_scenario(
                 self.run.factory,
                 scenario,
                 timeout=settings.timeout * (4 if slow else 1),
                 rules=self.run.rules,
-                settle=LATE_SETTLE * (4 if slow else 1) if aim in LATE_RULES or slow else 0.0,
+                settle=settings.timeout if slow else 0.0,
                 robustness=settings.robustness,
             )
-            count += _breaks(outcome, rule_id)
-        return count
+            if _breaks(outcome, rule_id):
+                count += 1
+                broken = outcome
+        return count, broken
 
 
 def _hang_found(outcome: ScenarioOutcome) -> bool:
@@ -335,7 +375,9 @@ def _hang_found(outcome: ScenarioOutcome) -> bool:
     hang is its own rule's finding, and does not count)."""
     for report in outcome.reports:
         once = report.outcomes.get("INI-COMPLETE-ONCE")
-        if once is not None and not report.observation.completions and once.violations:
+        observation = report.observation
+        stuck = not observation.completions or not observation.returned
+        if once is not None and stuck and once.violations:
             return True
     return False
 

@@ -44,11 +44,21 @@ def complete_once(facts: InitiateFacts, out: RuleOutcome) -> None:
     if count == 0:
         if facts.robustness_case:
             return  # a hang on a robustness case is INI-UNKNOWN-LINKER's or -MALFORMED-TREE's
+        raised = obs.raised
         out.violate(
             0,
-            f"no completion within {obs.timeout:g} s",
+            f"initiate_offload raised {raised} and never completed"
+            if raised is not None
+            else f"no completion within {obs.timeout:g} s",
             "exactly one call of host.initiate_offload_complete(root)",
             f"{_root(facts)} was never handed back",
+        )
+    elif not obs.returned and not facts.robustness_case:
+        out.violate(
+            0,
+            f"completed, but initiate_offload had not returned after {obs.timeout:g} s",
+            "MiniportInitiateOffload returns (it may complete later, from any thread)",
+            f"{_root(facts)} was handed back from a call that never ended",
         )
     elif count > 1:
         calls = ", ".join(f"{c.seconds * 1000:.1f} ms on {c.thread_name}" for c in obs.completions)
@@ -84,7 +94,8 @@ def complete_root(facts: InitiateFacts, out: RuleOutcome) -> None:
 def no_raise(facts: InitiateFacts, out: RuleOutcome) -> None:
     out.hit()
     raised = facts.observation.raised
-    if raised is not None and not facts.robustness_case:
+    # An initiate that never completed is INI-COMPLETE-ONCE's alone (rules.md 3).
+    if raised is not None and facts.completed and not facts.robustness_case:
         out.violate(
             0,
             f"initiate_offload raised {raised}",
