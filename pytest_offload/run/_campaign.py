@@ -202,18 +202,30 @@ class Campaign:
     def _mark_hung(self) -> None:
         self._path("target", "hung").touch()
 
-    def _case(self, aim: str, scenario: Sequence[Any], *, replay: bool = False) -> ScenarioOutcome:
-        """Run one scenario on a fresh target, judged by every selected rule."""
+    def _case(
+        self,
+        aim: str,
+        scenario: Sequence[Any],
+        *,
+        replay: bool = False,
+        timeout: float | None = None,
+        settle: float | None = None,
+    ) -> ScenarioOutcome:
+        """Run one scenario on a fresh target, judged by every selected rule (a replay
+        neither shortens the timeout of a target known to hang nor marks one)."""
         settings = self.run.settings
-        timeout = settings.timeout
-        if not replay and self._hung():
-            timeout = min(timeout, HUNG_TIMEOUT)
+        if timeout is None:
+            timeout = settings.timeout
+            if not replay and self._hung():
+                timeout = min(timeout, HUNG_TIMEOUT)
+        if settle is None:
+            settle = LATE_SETTLE if aim in LATE_RULES else 0.0
         outcome = run_scenario(
             self.run.factory,
             scenario,
             timeout=timeout,
             rules=self.run.rules,
-            settle=LATE_SETTLE if aim in LATE_RULES else 0.0,
+            settle=settle,
             robustness=settings.robustness,
         )
         if not replay and not self._hung() and _hang_found(outcome):
@@ -356,13 +368,12 @@ class Campaign:
         for _ in range(REPLAYS):
             # A rule judging time waits four timeouts for a completion and watches a whole
             # timeout past the last one (a late completion or write within it counts).
-            outcome = run_scenario(
-                self.run.factory,
+            outcome = self._case(
+                aim,
                 scenario,
+                replay=True,
                 timeout=settings.timeout * (4 if slow else 1),
-                rules=self.run.rules,
                 settle=settings.timeout if slow else 0.0,
-                robustness=settings.robustness,
             )
             if _breaks(outcome, rule_id):
                 count += 1

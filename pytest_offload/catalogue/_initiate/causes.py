@@ -42,11 +42,9 @@ def _offers(facts: InitiateFacts, state_class: type, chance: Callable[[Any], boo
     ``chance(state)`` holds: an opportunity (rules.md 4.1), whatever the target answered.
     Stops at the first one found."""
     states = facts.snapshot.image.states
-    roles = facts.snapshot.roles
-    new = Role.NEW_OFFLOAD
-    for i in facts.new_positions:
+    for i in facts.new_positions:  # new offloads only, by construction
         state = states[i]
-        if isinstance(state, state_class) and roles[i] is new and chance(state):
+        if isinstance(state, state_class) and chance(state):
             return True
     return False
 
