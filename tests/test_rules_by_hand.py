@@ -783,3 +783,12 @@ def test_depth_first_still_judges_a_single_path_it_does_not_count_as_an_opportun
     outcome = capacity_out_of_order().outcomes["INI-DEPTH-FIRST"]
     assert outcome.hits == 0  # rules.md 4.1: the opportunity needs several paths
     assert [v.path for v in outcome.violations] == ["neighbor[0].path[0].tcp[1]"]
+
+
+def test_context_rules_count_opportunities_even_when_the_target_offloads_nothing() -> None:
+    # A target failing every block still had each new offload as a chance to write (or
+    # leave out) a context: the opportunity is the tree, not the answer (rules.md 4.1).
+    outcomes = fails_everything().outcomes
+    assert outcomes["INI-CONTEXT-ON-SUCCESS"].hits == 1
+    assert outcomes["INI-NO-CONTEXT-ON-FAILURE"].hits == 1
+    assert outcomes["INI-CONTEXT-UNIQUE"].hits == 1

@@ -27,7 +27,8 @@ TCP_DEPTH = LAYERS.index("tcp")
     source=f"{SRC_CONTEXT}, [R:nc-ndischimney-w_initiate_offload_handler]",
 )
 def context_on_success(facts: InitiateFacts, out: RuleOutcome) -> None:
-    out.hit(len(facts.new_offloaded))
+    if facts.new_positions:
+        out.hit()  # any new offload may be offloaded without a context (rules.md 4.1)
     keys = facts.context_keys()  # None: NULL or an invalid context (rules.md section 3)
     if None not in keys:
         return
@@ -55,7 +56,8 @@ def no_context_on_failure(facts: InitiateFacts, out: RuleOutcome) -> None:
         return
     slots, new = facts.slot_values, facts.new_positions
     failed_count = len(new) - len(facts.new_offloaded)
-    out.hit(failed_count)
+    if new:
+        out.hit()  # any new offload may fail with a context written (rules.md 4.1)
     if not failed_count:
         return
     # New offloads are handed over with an empty slot (None). Count, at C speed, the
@@ -98,9 +100,13 @@ def context_unique(facts: InitiateFacts, out: RuleOutcome) -> None:
             break
         earlier.append(other)
     ledger = batch.ledger
+    # Opportunity (rules.md 4.1): two new offloads handed to one target, counting what it
+    # holds from earlier initiates and what earlier initiates of this batch were handed.
+    handed = sum(len(o.new_positions) for o in earlier)
+    if facts.new_positions and len(facts.new_positions) + handed + len(ledger) >= 2:
+        out.hit()
     before = len(ledger) + sum(len(o.new_offloaded) for o in earlier)
     if not earlier and facts.contexts_unique_and_new():
-        out.hit(len(facts.new_offloaded) if before + len(facts.new_offloaded) >= 2 else 0)
         return  # the common case, decided at C speed
     slots = facts.slot_values
     keys = facts.context_keys()
@@ -111,7 +117,6 @@ def context_unique(facts: InitiateFacts, out: RuleOutcome) -> None:
         keys = list(compress(keys, with_context))
     if before + len(mine) < 2:
         return
-    out.hit(len(mine))
     # Slow path: say which object already had each repeated context.
     owners: dict[Any, str] = {k: f"{e.path} of {e.initiate}" for k, e in ledger.entries.items()}
     for other in earlier:
@@ -154,9 +159,9 @@ def send_data_kept_on_failure(facts: InitiateFacts, out: RuleOutcome) -> None:
     for i, statuses in before.items():
         if roles[i] is not Role.NEW_OFFLOAD or facts.new_depth[i] != TCP_DEPTH:
             continue
+        out.hit()  # a new TCP block with send data: the target may fail it (rules.md 4.1)
         if facts.is_offloaded(i):
             continue
-        out.hit()
         chain = facts.snapshot.image.chains[i]
         assert isinstance(chain, tuple)
         for n, nbl in enumerate(chain):
