@@ -45,7 +45,9 @@ def run_pytest(*extra: str, budget: str = "default") -> tuple[float, dict[str, s
         elapsed = time.perf_counter() - start
     verdicts = {
         m.group(1): m.group(2)
-        for m in re.finditer(r"^(INI-\S+)\s+(?:MUST|SHOULD)\s+(\S+)", done.stdout, re.MULTILINE)
+        for m in re.finditer(
+            r"^([A-Z]+-[A-Z0-9-]+)\s+(?:MUST|SHOULD)\s+(\S+)", done.stdout, re.MULTILINE
+        )
     }
     return elapsed, verdicts, done.stdout.strip().splitlines()[-1]
 

@@ -1,4 +1,10 @@
-"""``pytest-offload verify certificate.json``: check a certificate and reproduce it."""
+"""The ``pytest-offload`` command.
+
+- ``verify certificate.json``: check a certificate and reproduce its verdicts.
+- ``catalogue [rules|status]``: print a generated docs page.
+- ``serve MODULE[:FACTORY]``: serve a Python target over the process protocol on stdio.
+- ``protocol-schema``: print the JSON Schema of every protocol message.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,8 @@ from typing import Any
 import jsonschema
 
 import pytest_offload
+from pytest_offload.harness import TargetLoadError, load_factory
+from pytest_offload.harness.transports import protocol_schema, serve
 from pytest_offload.report import (
     catalogue_hash,
     certificate_hash,
@@ -21,7 +29,7 @@ from pytest_offload.report import (
     render_status_codes,
 )
 
-__all__ = ["main", "verify"]
+__all__ = ["main", "serve_command", "verify"]
 
 
 def _integrity(cert: dict[str, Any]) -> list[str]:
@@ -137,6 +145,22 @@ def verify(path: Path, *, rerun: bool = True) -> int:
     return 0
 
 
+def serve_command(spec: str) -> int:
+    """``pytest-offload serve``: load ``spec`` and serve it on stdio until shutdown."""
+    if spec.startswith("exec:"):
+        print("pytest-offload serve: give a Python MODULE[:FACTORY], not exec:", file=sys.stderr)
+        return 2
+    here = str(Path.cwd())
+    if here not in sys.path:
+        sys.path.append(here)  # a vendor module in the current directory, as pytest finds it
+    try:
+        factory = load_factory(spec, source="pytest-offload serve")
+    except TargetLoadError as exc:
+        print(f"pytest-offload serve: {exc}", file=sys.stderr)
+        return 2
+    return serve(factory, name=spec)
+
+
 def main(argv: list[str] | None = None) -> int:
     """The ``pytest-offload`` command."""
     parser = argparse.ArgumentParser(prog="pytest-offload", description=__doc__)
@@ -152,9 +176,22 @@ def main(argv: list[str] | None = None) -> int:
         "catalogue", help="print a generated docs page: the rule catalogue or the status codes"
     )
     pages.add_argument("page", nargs="?", choices=("rules", "status"), default="rules")
+    served = commands.add_parser(
+        "serve",
+        help="serve a Python target over the process protocol (JSON-RPC on stdin/stdout)",
+    )
+    served.add_argument("target", help="MODULE or MODULE:FACTORY, as for --offload-target")
+    commands.add_parser(
+        "protocol-schema", help="print the JSON Schema of every process protocol message"
+    )
     args = parser.parse_args(argv)
     if args.command == "catalogue":
         print(render() if args.page == "rules" else render_status_codes(), end="")
+        return 0
+    if args.command == "serve":
+        return serve_command(args.target)
+    if args.command == "protocol-schema":
+        print(json.dumps(protocol_schema(), indent=2))
         return 0
     return verify(args.certificate, rerun=not args.no_rerun)
 

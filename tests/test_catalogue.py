@@ -23,11 +23,16 @@ def spec_rules() -> list[tuple[str, str]]:
     not SPEC.exists(), reason=f"the normative spec is not beside the repo ({SPEC})"
 )
 def test_catalogue_matches_rules_md_ids_grades_and_order() -> None:
-    assert [(r.id, r.grade.value) for r in CATALOGUE] == spec_rules()
+    # rules.md section 4, then the transport rule of section 6 (issue 11: WIRE-PROTOCOL).
+    assert [(r.id, r.grade.value) for r in CATALOGUE] == [*spec_rules(), *TRANSPORT_RULES]
+
+
+#: Rules of the transports (rules.md section 6 asks for "a protocol finding").
+TRANSPORT_RULES = [("WIRE-PROTOCOL", "MUST")]
 
 
 def test_every_rule_has_text_source_and_group() -> None:
-    assert len(CATALOGUE) == 31
+    assert len(CATALOGUE) == 31 + len(TRANSPORT_RULES)
     for rule in CATALOGUE:
         assert rule.text, rule.id
         assert rule.source, rule.id

@@ -565,6 +565,50 @@ def malformed_offloaded() -> CheckReport:
     return judge(_malformed_tree(), write(statuses))
 
 
+class _WireTarget:
+    """A hand-built stand-in for a process target: judged as one that crossed a wire."""
+
+    offload_transport = "process"
+
+    def __init__(self, host: RecordingHost, behaviour: Behaviour) -> None:
+        self.host = host
+        self.behaviour = behaviour
+        self.capabilities = CAPS
+
+    def initiate_offload(self, root: OffloadBlockList) -> None:
+        self.behaviour(self.host, root)
+
+
+def _over_the_wire(behaviour: Behaviour) -> CheckReport:
+    host = RecordingHost()
+    target = _WireTarget(host, behaviour)
+    observation = host.run_initiate(target, documented_example(), capabilities=CAPS)
+    return TargetChecker(CAPS).check(observation)
+
+
+def wire_clean() -> CheckReport:
+    return _over_the_wire(write(DOCUMENTED))
+
+
+def wire_noise() -> CheckReport:
+    def noisy(host: RecordingHost, root: OffloadBlockList) -> None:
+        pending = host.pending_for(root)
+        assert pending is not None
+        pending.wire_error("invalid JSON: 'offloading 6 blocks'", answered=False)
+        write(DOCUMENTED)(host, root)
+
+    return _over_the_wire(noisy)
+
+
+def wire_garbage_instead_of_completion() -> CheckReport:
+    def garbage(host: RecordingHost, root: OffloadBlockList) -> None:
+        pending = host.pending_for(root)
+        assert pending is not None
+        pending.wire_error("initiate_offload_complete: Expected `int`", answered=True)
+
+    return _over_the_wire(garbage)
+
+
 @dataclass(frozen=True)
 class Case:
     rule: str
@@ -647,6 +691,9 @@ CASES = [
     Case("INI-MALFORMED-TREE", malformed_offloaded, True),
     Case("INI-UNKNOWN-LINKER", unknown_linker_fails_cleanly, False),
     Case("INI-UNKNOWN-LINKER", unknown_linker_trusted, True),
+    Case("WIRE-PROTOCOL", wire_clean, False),
+    Case("WIRE-PROTOCOL", wire_noise, True),
+    Case("WIRE-PROTOCOL", wire_garbage_instead_of_completion, True),
 ]
 
 
@@ -671,6 +718,18 @@ def test_every_rule_has_a_passing_and_a_caught_case() -> None:
     passing = {c.rule for c in CASES if not c.caught}
     caught = {c.rule for c in CASES if c.caught}
     assert passing == caught == set(CATALOGUE.ids())
+
+
+def test_garbage_instead_of_a_completion_is_one_finding_of_the_wire() -> None:
+    """One defect, one finding: the completion that never came is not INI-COMPLETE-ONCE's
+    too when the wire carried garbage in its place (and the host did not wait a timeout)."""
+    report = wire_garbage_instead_of_completion()
+    assert {v.rule_id for v in report.violations} == {"WIRE-PROTOCOL"}
+    assert report.observation.completions == ()
+
+
+def test_an_in_process_target_gives_the_wire_rule_no_opportunity() -> None:
+    assert not example_ok().outcomes["WIRE-PROTOCOL"].exercised
 
 
 def test_conformant_cases_have_no_violation_of_any_rule() -> None:

@@ -1,6 +1,7 @@
 """The catalogue: the rule registry, the facts rules share, the checker; rules.md section 4.
 
-The initiate rules live in ``_initiate/``, one module per group.
+The initiate rules live in ``_initiate/``, one module per group; the transport rule
+(WIRE-PROTOCOL) in ``_transport``.
 
 Importing this package registers every rule in :data:`CATALOGUE`.
 """
@@ -8,6 +9,7 @@ Importing this package registers every rule in :data:`CATALOGUE`.
 from __future__ import annotations
 
 from pytest_offload.catalogue._checker import LATE_RULES as LATE_RULES
+from pytest_offload.catalogue._checker import REJUDGED_RULES as REJUDGED_RULES
 from pytest_offload.catalogue._checker import CheckReport as CheckReport
 from pytest_offload.catalogue._checker import TargetChecker as TargetChecker
 from pytest_offload.catalogue._checker import check as check
@@ -26,6 +28,7 @@ __all__ = [
     "CATALOGUE_VERSION",
     "GROUPS",
     "LATE_RULES",
+    "REJUDGED_RULES",
     "SPEC_ORDER",
     "CheckReport",
     "Grade",

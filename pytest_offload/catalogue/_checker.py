@@ -21,18 +21,34 @@ if TYPE_CHECKING:
     from pytest_offload.harness import Observation
     from pytest_offload.model import OffloadCapabilities
 
-__all__ = ["LATE_RULES", "CheckReport", "TargetChecker", "check", "expected_statuses"]
+__all__ = [
+    "LATE_RULES",
+    "REJUDGED_RULES",
+    "CheckReport",
+    "TargetChecker",
+    "check",
+    "expected_statuses",
+]
 
 #: The rules that judge an initiate that never completed (a hang, a raise; on a
 #: robustness case, that case's own rule).
 INCOMPLETE_RULES = frozenset(
-    {"INI-COMPLETE-ONCE", "INI-NO-RAISE", "INI-MALFORMED-TREE", "INI-UNKNOWN-LINKER"}
+    {
+        "INI-COMPLETE-ONCE",
+        "INI-NO-RAISE",
+        "INI-MALFORMED-TREE",
+        "INI-UNKNOWN-LINKER",
+        "WIRE-PROTOCOL",
+    }
 )
 
 #: The rules judged again at the end of a case, on what happened after the completion.
 LATE_RULES = frozenset(
     {"INI-COMPLETE-ONCE", "INI-NO-TOUCH-AFTER-COMPLETE", "INI-SEND-DATA-KEPT-ON-FAILURE"}
 )
+#: The rules judged again on a late observation: those above, and the wire (a process
+#: target's garbage after its completion).
+REJUDGED_RULES = LATE_RULES | {"WIRE-PROTOCOL"}
 
 
 @dataclass(slots=True)
@@ -98,7 +114,7 @@ class TargetChecker:
         batch = BatchFacts([], TargetLedger())
         facts = InitiateFacts(late, batch)
         for r in self.rules:
-            if r.id in LATE_RULES:
+            if r.id in REJUDGED_RULES:
                 outcome = RuleOutcome(r, facts)
                 r.check(facts, outcome)
                 report.outcomes[r.id] = outcome

@@ -6,10 +6,12 @@ from pytest_offload.generate._aims import AIMS as AIMS
 from pytest_offload.generate._aims import aim_for as aim_for
 from pytest_offload.generate._runner import UNKNOWN as UNKNOWN
 from pytest_offload.generate._runner import ScenarioOutcome as ScenarioOutcome
+from pytest_offload.generate._runner import release as release
 from pytest_offload.generate._runner import run_scenario as run_scenario
 from pytest_offload.generate._spec import BlockSpec as BlockSpec
 from pytest_offload.generate._spec import InFlight as InFlight
 from pytest_offload.generate._spec import TreeSpec as TreeSpec
+from pytest_offload.generate._stable import stable_generation as stable_generation
 
 __all__ = [
     "AIMS",
@@ -19,5 +21,7 @@ __all__ = [
     "ScenarioOutcome",
     "TreeSpec",
     "aim_for",
+    "release",
     "run_scenario",
+    "stable_generation",
 ]

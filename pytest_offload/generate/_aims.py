@@ -59,6 +59,8 @@ class Aim:
     cost: Callable[[OffloadCapabilities], int] | None = None
     #: Whether its cases are robustness cases (not applicable when those are turned off).
     robustness: bool = False
+    #: Whether it judges a wire (not applicable to a target in the suite's process).
+    wire: bool = False
 
     def examples(self, caps: OffloadCapabilities, budget: int) -> int:
         """Cases to generate: the budget, or fewer when each case fills a capacity above
@@ -68,10 +70,15 @@ class Aim:
         size = self.cost(caps)
         return budget if size <= 4096 else max(3, budget * 4096 // size)
 
-    def not_applicable(self, caps: OffloadCapabilities, *, robustness: bool) -> str | None:
-        """Why the declaration (or the settings) rule out every opportunity, if they do."""
+    def not_applicable(
+        self, caps: OffloadCapabilities, *, robustness: bool, transport: str | None = None
+    ) -> str | None:
+        """Why the declaration, the settings or the transport rule out every opportunity,
+        if they do (``transport`` ``None``: the target runs in the suite's process)."""
         if self.robustness and not robustness:
             return "robustness cases are turned off (--offload-robustness=off)"
+        if self.wire and transport is None:
+            return "the target runs in the suite's process: nothing crosses a wire"
         return self.unreachable(caps)
 
 
@@ -570,6 +577,7 @@ AIMS: dict[str, Aim] = {
     "INI-ADVERTISED-WORKS": Aim(_advertised),
     "INI-MALFORMED-TREE": Aim(_malformed, robustness=True),
     "INI-UNKNOWN-LINKER": Aim(_unknown_linkers, robustness=True),
+    "WIRE-PROTOCOL": Aim(_general, wire=True),
 }
 
 _GENERAL = Aim(_general)

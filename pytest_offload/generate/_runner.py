@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -80,7 +81,9 @@ def run_scenario(
     When the steps are done, the host waits until ``settle`` seconds have passed since the
     last completion, then looks at every initiate once more: a second completion or a
     write after the completion, until then, is judged (INI-COMPLETE-ONCE,
-    INI-NO-TOUCH-AFTER-COMPLETE) before the target is released.
+    INI-NO-TOUCH-AFTER-COMPLETE) before the target is released: its ``close()``, if it
+    has one, is called then (a process target's child goes back to its pool). The host
+    keeps recording what the target does later, for a caller that looks again.
     """
     host = RecordingHost(timeout=timeout)
     target = factory(host)
@@ -131,9 +134,19 @@ def run_scenario(
         late = handed.late()
         if late is not None:
             checker.rejudge_late(report, late)
+    release(target)
     return ScenarioOutcome(
         tuple(specs), tuple(reports), target, held=len(checker.ledger), host=host
     )
+
+
+def release(target: object) -> None:
+    """Call the target's ``close()`` if it has one; what it raises is not a verdict (the
+    contract leaves ``close`` optional and says nothing of its failures)."""
+    close = getattr(target, "close", None)
+    if callable(close):
+        with contextlib.suppress(Exception):
+            close()
 
 
 class _Unresolvable(Exception):

@@ -5,28 +5,38 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, cast
 
+from pytest_offload.harness._errors import TargetLoadError
+
 if TYPE_CHECKING:
     from pytest_offload.model import TargetFactory
 
 __all__ = ["TargetLoadError", "load_factory"]
 
 
-class TargetLoadError(Exception):
-    """The ``--offload-target`` value could not be turned into a target factory."""
-
-
-def load_factory(spec: str, *, source: str = "--offload-target") -> TargetFactory:
-    """Import ``module[:attribute]`` (default attribute ``create_target``) and return it.
+def load_factory(
+    spec: str, *, source: str = "--offload-target", cwd: str | None = None
+) -> TargetFactory:
+    """The factory ``spec`` names: ``exec:PROGRAM ARGS...`` (a process target, run in
+    ``cwd``), or ``module[:attribute]`` (default attribute ``create_target``) imported.
 
     Raises:
         TargetLoadError: saying what was wrong, where the value came from and how to fix it.
     """
+    if spec.strip().startswith("exec:"):
+        # Imported when asked for: most runs never start a process.
+        from pytest_offload.harness.transports import (  # noqa: PLC0415
+            ProcessTargetFactory,
+            parse_exec,
+        )
+
+        argv = parse_exec(spec.strip(), source=source)
+        return ProcessTargetFactory(argv, cwd=cwd, source=source)
     module_name, _, attribute = spec.strip().partition(":")
     attribute = attribute or "create_target"
     if not module_name or not all(part.isidentifier() for part in module_name.split(".")):
         raise TargetLoadError(
-            f"offload: {spec!r} given by {source} is not MODULE or MODULE:FACTORY "
-            "(e.g. vendor_module or vendor_module:create_target)"
+            f"offload: {spec!r} given by {source} is not MODULE, MODULE:FACTORY or "
+            "exec:PROGRAM (e.g. vendor_module, vendor_module:create_target, exec:./my_sim)"
         )
     try:
         module = importlib.import_module(module_name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import operator
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING, Protocol
 
 from pytest_offload.harness._observation import Completion, Observation, RaisedError
@@ -28,6 +29,7 @@ __all__ = [
     "InitiateTarget",
     "PendingInitiate",
     "RecordingHost",
+    "never_join",
 ]
 
 DEFAULT_TIMEOUT = 2.0
@@ -35,6 +37,15 @@ DEFAULT_TIMEOUT = 2.0
 DEFAULT_GRACE = 0.02
 #: How long the host still waits for a completion once ``initiate_offload`` has raised.
 RAISE_GRACE = 0.05
+
+
+_NEVER_JOIN: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+
+
+def never_join(thread: threading.Thread) -> None:
+    """Mark a thread that completes initiates but never ends (a transport's reader): the
+    host does not wait for it after a completion; later writes are caught by :meth:`late`."""
+    _NEVER_JOIN.add(thread)
 
 
 class InitiateTarget(Protocol):
@@ -64,6 +75,10 @@ class PendingInitiate:
         self.completions: list[Completion] = []
         self.completion_image: TreeImage | None = None
         self.raised: RaisedError | None = None
+        #: What broke the protocol while this initiate was in flight (process targets).
+        self.wire_errors: list[str] = []
+        #: The transport that carried the initiate (``None``: in the suite's process).
+        self.transport: str | None = getattr(type(target), "offload_transport", None)
         self._completing_thread: threading.Thread | None = None
         self.observation: Observation | None = None
         self._completed = threading.Event()
@@ -84,10 +99,28 @@ class PendingInitiate:
         try:
             target.initiate_offload(self.root)
         except BaseException as exc:  # any escape is a verdict (INI-NO-RAISE), not a crash
-            self.raised = RaisedError.from_exception(exc)
+            with self._lock:
+                if self.raised is None:
+                    self.raised = RaisedError.from_exception(exc)
             self._answered.set()
         finally:
             self._returned.set()
+
+    def fail(self, error: RaisedError) -> None:
+        """The target died with this initiate in flight (a transport saw its process end):
+        recorded as what escaped the call, unless it had completed or raised already."""
+        with self._lock:
+            if self.raised is None and self.completion_image is None:
+                self.raised = error
+        self._answered.set()
+
+    def wire_error(self, text: str, *, answered: bool) -> None:
+        """Record a protocol error of a process target; ``answered``: the error stands for
+        the target's answer to this initiate (the host stops waiting for a completion)."""
+        with self._lock:
+            self.wire_errors.append(text)
+        if answered:
+            self._answered.set()
 
     def _on_complete(self, root: object) -> None:
         thread = threading.current_thread()
@@ -114,9 +147,10 @@ class PendingInitiate:
         # A raise is an answer too: after it, wait only a moment for a completion that a
         # thread of the target's might still make, not the whole timeout.
         self._answered.wait(max(0.0, deadline - time.monotonic()))
-        if not self._completed.is_set() and self.raised is not None:
+        if not self._completed.is_set() and (self.raised is not None or self.wire_errors):
             self._completed.wait(min(max(0.0, deadline - time.monotonic()), RAISE_GRACE))
-        elif self.raised is None:
+        if self.raised is None and (self._completed.is_set() or not self.wire_errors):
+            # Completed (or still to answer): the call has the rest of the timeout to return.
             self._returned.wait(max(0.0, deadline - time.monotonic()))
         notes: list[str] = []
         if not self._returned.is_set():
@@ -134,6 +168,7 @@ class PendingInitiate:
                 and completing is not self._caller
                 and completing is not threading.current_thread()
                 and not isinstance(completing, threading._DummyThread)
+                and completing not in _NEVER_JOIN
             ):
                 completing.join(host.grace)
             final = capture(self.snapshot.blocks)
@@ -145,6 +180,7 @@ class PendingInitiate:
             completions = tuple(self.completions)
             completion_image = self.completion_image
             raised = self.raised
+            wire_errors = tuple(self.wire_errors)
         return Observation(
             snapshot=self.snapshot,
             capabilities=self.capabilities,
@@ -157,6 +193,8 @@ class PendingInitiate:
             label=self.label,
             notes=tuple(notes),
             returned=self._returned.is_set(),
+            wire_errors=wire_errors,
+            transport=self.transport,
         )
 
     @property
@@ -173,6 +211,7 @@ class PendingInitiate:
             return None
         with self._lock:
             more = len(self.completions) > len(first.completions)
+            more = more or len(self.wire_errors) > len(first.wire_errors)
         sent = len(self.host.send_completed()) > len(first.send_completed)
         now = capture(self.snapshot.blocks)
         if (
@@ -236,6 +275,14 @@ class RecordingHost:
         """NdisTcpOffloadSendComplete: the target returns send data to the host."""
         with self._lock:
             self._send_completed.extend(chain)
+
+    # -- what a transport reports (called by the suite's transports) -------------------
+
+    def pending_for(self, root: OffloadBlockList) -> PendingInitiate | None:
+        """The initiate that handed ``root`` over, if this host did."""
+        with self._lock:
+            found = self._pending.get(id(root))
+        return found if found is not None and found.root is root else None
 
     # -- driving a target (called by the suite) ----------------------------------------
 

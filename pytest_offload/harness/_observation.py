@@ -9,7 +9,11 @@ if TYPE_CHECKING:
     from pytest_offload.harness._snapshot import TreeImage, TreeSnapshot
     from pytest_offload.model import NetBufferList, OffloadCapabilities
 
-__all__ = ["Completion", "Observation", "RaisedError"]
+__all__ = ["Completion", "Observation", "RaisedError", "TargetCrashed"]
+
+
+class TargetCrashed(Exception):
+    """Raised by a transport for an initiate in flight when the target's process ended."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,13 +33,17 @@ class RaisedError:
 
     type_name: str
     message: str
+    #: The target's process ended (a crash), rather than an exception escaping a call.
+    crash: bool = False
 
     @classmethod
     def from_exception(cls, exc: BaseException) -> RaisedError:
         """Describe ``exc`` without keeping it (and its frames) alive."""
-        return cls(type(exc).__qualname__, str(exc))
+        return cls(type(exc).__qualname__, str(exc), crash=isinstance(exc, TargetCrashed))
 
     def __str__(self) -> str:
+        if self.crash:
+            return self.message
         return f"{self.type_name}: {self.message}" if self.message else self.type_name
 
 
@@ -68,6 +76,10 @@ class Observation:
     notes: tuple[str, ...] = field(default=())
     #: Whether ``initiate_offload`` returned within the timeout.
     returned: bool = True
+    #: Protocol errors of a process target while this initiate was in flight (quoted).
+    wire_errors: tuple[str, ...] = ()
+    #: The transport that carried the initiate; ``None`` for a target in the suite's process.
+    transport: str | None = None
 
     @property
     def completed(self) -> bool:

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_offload.catalogue import CATALOGUE
-from pytest_offload.generate import ScenarioOutcome, run_scenario
+from pytest_offload.generate import ScenarioOutcome, release, run_scenario
 from pytest_offload.harness import DEFAULT_TIMEOUT, RecordingHost, TargetLoadError, load_factory
+from pytest_offload.harness.transports import end_all
 from pytest_offload.model import CapabilityError, OffloadCapabilities
 from pytest_offload.plugin._engine import CAMPAIGN_KEY, PROPERTY_KEY, RUN_KEY
 from pytest_offload.plugin._summary import write_summary
@@ -37,7 +38,7 @@ from pytest_offload.run import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from pytest_offload.generate import TreeSpec
     from pytest_offload.model import OffloadBlockList, OffloadTarget, TargetFactory
@@ -88,9 +89,14 @@ def _load_run(config: pytest.Config) -> OffloadRun | None:
     if here not in sys.path:
         sys.path.append(here)
     try:
-        factory = load_factory(settings.target, source=source)
+        factory = load_factory(settings.target, source=source, cwd=here)
     except TargetLoadError as exc:
         raise _usage_error(str(exc)) from None
+    # A process target's children end with the session (and on Ctrl-C, which ends it too).
+    close = getattr(factory, "close", None)
+    if callable(close):
+        config.add_cleanup(close)
+    config.add_cleanup(end_all)
     capabilities = _probe(factory, settings.target, source)
     try:
         rules = CATALOGUE.select(settings.rules) if settings.rules else list(CATALOGUE)
@@ -124,6 +130,8 @@ def _probe(factory: TargetFactory, name: str, source: str) -> OffloadCapabilitie
     """Create one target up front, so that a broken factory is a usage error, not 30 fails."""
     try:
         target = factory(RecordingHost())
+    except TargetLoadError as exc:  # a process target that would not start or shake hands
+        raise _usage_error(str(exc)) from None
     except CapabilityError as exc:
         raise _usage_error(
             f"offload: the target from {name} given by {source} declares invalid "
@@ -143,6 +151,7 @@ def _probe(factory: TargetFactory, name: str, source: str) -> OffloadCapabilitie
         )
     if not callable(getattr(target, "initiate_offload", None)):
         raise _usage_error(f"offload: the target from {name} has no initiate_offload(root) method")
+    release(target)
     return capabilities
 
 
@@ -306,9 +315,12 @@ def offload_host(pytestconfig: pytest.Config) -> RecordingHost:
 @pytest.fixture
 def offload_target(
     offload_target_factory: TargetFactory, offload_host: RecordingHost
-) -> OffloadTarget:
-    """A fresh target (nothing offloaded) created with ``offload_host``."""
-    return offload_target_factory(offload_host)
+) -> Iterator[OffloadTarget]:
+    """A fresh target (nothing offloaded) created with ``offload_host``; released (its
+    ``close()``, if any) when the test ends."""
+    target = offload_target_factory(offload_host)
+    yield target
+    release(target)
 
 
 @pytest.fixture(scope="session")

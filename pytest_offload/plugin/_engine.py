@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_offload.catalogue import CATALOGUE
-from pytest_offload.generate import aim_for
 from pytest_offload.report import ConformanceError, counterexample_data, describe_failure
 from pytest_offload.run import REPLAYS, Campaign, Finding, OffloadRun, RuleVerdict, Verdict
 
@@ -54,7 +53,7 @@ def run_rule(request: pytest.FixtureRequest, rule_id: str) -> None:
         found = RuleVerdict(rule_id, verdict, cases=cases, hits={rule_id: hits}, **extra)
         node.user_properties.append((PROPERTY_KEY, found.to_json()))
 
-    reason = aim_for(rule_id).not_applicable(run.capabilities, robustness=run.settings.robustness)
+    reason = run.not_applicable(rule_id)
     if reason is not None:
         record(Verdict.NOT_APPLICABLE, reason=reason)
         pytest.skip(f"{rule_id} not applicable: {reason}")

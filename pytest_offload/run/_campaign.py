@@ -32,8 +32,8 @@ import hypothesis
 from hypothesis import HealthCheck, Phase, Verbosity, given
 from hypothesis.errors import Flaky
 
-from pytest_offload.catalogue import LATE_RULES, TargetChecker
-from pytest_offload.generate import ScenarioOutcome, aim_for, run_scenario
+from pytest_offload.catalogue import LATE_RULES, REJUDGED_RULES, TargetChecker
+from pytest_offload.generate import ScenarioOutcome, aim_for, run_scenario, stable_generation
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -116,12 +116,7 @@ class Campaign:
     def __init__(self, run: OffloadRun, directory: Path) -> None:
         self.run = run
         self.directory = directory
-        self.aims = [
-            r.id
-            for r in run.rules
-            if aim_for(r.id).not_applicable(run.capabilities, robustness=run.settings.robustness)
-            is None
-        ]
+        self.aims = [r.id for r in run.rules if run.not_applicable(r.id) is None]
         self._results: dict[str, AimResult] = {}
 
     # -- sharing the work ----------------------------------------------------------------
@@ -252,7 +247,8 @@ class Campaign:
                     if violation.rule_id not in result.found:
                         result.found[violation.rule_id] = pickle.dumps(tuple(scenario))
 
-        self._hypothesis(aim, prop, (Phase.generate,))()
+        with stable_generation():
+            self._hypothesis(aim, prop, (Phase.generate,))()
         self._look_again(watched, result)
         return result
 
@@ -267,7 +263,7 @@ class Campaign:
         if last is not None:
             last.settle(self.run.settings.timeout)
         checker = TargetChecker(
-            self.run.capabilities, rules=[r for r in self.run.rules if r.id in LATE_RULES]
+            self.run.capabilities, rules=[r for r in self.run.rules if r.id in REJUDGED_RULES]
         )
         for scenario, outcome in watched:
             if outcome.host is None:
@@ -349,7 +345,8 @@ class Campaign:
                 raise _Broken(outcome)
 
         try:
-            self._hypothesis(aim, prop, (Phase.generate, Phase.shrink))()
+            with stable_generation():
+                self._hypothesis(aim, prop, (Phase.generate, Phase.shrink))()
         except _Broken as broken:
             return broken.outcome
         except (Flaky, BaseExceptionGroup):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pytest_offload.catalogue import Grade
+from pytest_offload.generate import aim_for
 from pytest_offload.run._verdicts import RuleVerdict, Verdict
 
 if TYPE_CHECKING:
@@ -38,6 +39,19 @@ class OffloadRun:
     waivers: list[Waiver] = field(default_factory=list)
     today: dt.date = field(default_factory=dt.date.today)
     report_written: str | None = None
+
+    @property
+    def transport(self) -> str | None:
+        """The transport to the target (``"process"``), ``None`` in the suite's process."""
+        found = getattr(self.factory, "offload_transport", None)
+        return found if isinstance(found, str) else None
+
+    def not_applicable(self, rule_id: str) -> str | None:
+        """Why the declaration, the settings or the transport rule out every opportunity
+        to break ``rule_id``, if they do."""
+        return aim_for(rule_id).not_applicable(
+            self.capabilities, robustness=self.settings.robustness, transport=self.transport
+        )
 
     def verdict_of(self, rule_id: str) -> Verdict | None:
         """The verdict of ``rule_id``, or ``None`` while it has none (not run)."""

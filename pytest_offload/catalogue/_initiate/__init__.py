@@ -6,13 +6,14 @@ catalogue in the spec's order.
 
 from __future__ import annotations
 
+from pytest_offload.catalogue import _transport
 from pytest_offload.catalogue._initiate import capability, causes, completion, context, status
 from pytest_offload.catalogue._registry import CATALOGUE
 
 __all__ = ["CATALOGUE_VERSION", "GROUPS", "SPEC_ORDER"]
 
 #: Version of the catalogue's rule set (IDs, grades, meanings); bump on any change.
-CATALOGUE_VERSION = "1.1"
+CATALOGUE_VERSION = "1.2"
 
 #: The order of rules.md section 4, which reports and docs follow.
 SPEC_ORDER = (
@@ -47,11 +48,12 @@ SPEC_ORDER = (
     "INI-DEPTH-FIRST",
     "INI-MALFORMED-TREE",
     "INI-UNKNOWN-LINKER",
+    "WIRE-PROTOCOL",
 )
 CATALOGUE.order(SPEC_ORDER)
 
 #: Group modules in report order.
-GROUPS = tuple(m.GROUP for m in (completion, status, context, causes, capability))
+GROUPS = tuple(m.GROUP for m in (completion, status, context, causes, capability, _transport))
 
 #: When each rule is exercised: what a case must give the target (rules.md 4.1). Decided
 #: from the trees handed over and the declaration, never from the target's answers.
@@ -95,5 +97,7 @@ EXERCISED = {
     "capacity is the only limit it hits (not applicable above 1,000,000)",
     "INI-MALFORMED-TREE": "a malformed tree (not applicable with robustness cases off)",
     "INI-UNKNOWN-LINKER": "an unknown linker (not applicable with robustness cases off)",
+    "WIRE-PROTOCOL": "any initiate handed to a target in another process (not applicable to "
+    "a target in the suite's process)",
 }
 CATALOGUE.annotate(EXERCISED)

@@ -45,6 +45,10 @@ def complete_once(facts: InitiateFacts, out: RuleOutcome) -> None:
         if facts.robustness_case:
             return  # a hang on a robustness case is INI-UNKNOWN-LINKER's or -MALFORMED-TREE's
         raised = obs.raised
+        if raised is not None and raised.crash:
+            return  # the target's process ended: INI-NO-RAISE's (rules.md 6)
+        if obs.wire_errors:
+            return  # the answer was garbage on the wire: WIRE-PROTOCOL's
         out.violate(
             0,
             f"initiate_offload raised {raised} and never completed"
@@ -94,8 +98,18 @@ def complete_root(facts: InitiateFacts, out: RuleOutcome) -> None:
 def no_raise(facts: InitiateFacts, out: RuleOutcome) -> None:
     out.hit()
     raised = facts.observation.raised
-    # An initiate that never completed is INI-COMPLETE-ONCE's alone (rules.md 3).
-    if raised is not None and facts.completed and not facts.robustness_case:
+    if raised is None or facts.robustness_case:
+        return
+    if raised.crash:
+        # A crash of the target's process, completed or not (rules.md 6).
+        out.violate(
+            0,
+            str(raised),
+            "the target process keeps running and completes every initiate",
+            f"crashed with the tree of {_root(facts)} in flight",
+        )
+    elif facts.completed:
+        # An initiate that never completed is INI-COMPLETE-ONCE's alone (rules.md 3).
         out.violate(
             0,
             f"initiate_offload raised {raised}",

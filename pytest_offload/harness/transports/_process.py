@@ -1,0 +1,567 @@
+"""The process transport: a target program behind the JSON-RPC protocol, one case at a time.
+
+:class:`ProcessTargetFactory` is a :class:`~pytest_offload.model.TargetFactory` like any
+Python module's ``create_target``: each call gives a fresh target (a ``reset`` child from
+its pool, or a new child after the handshake), and the target it returns hands trees over
+as data and writes the target's answers back onto the very blocks the host recorded, so
+that the recording host, the snapshots and every rule judge it unchanged.
+
+What a child does wrong becomes a verdict on the case it happened in: a crash is the
+initiate's INI-NO-RAISE (with the exit status or signal and its stderr), a hang is
+INI-COMPLETE-ONCE after the host's timeout, garbage on the wire is WIRE-PROTOCOL. A child
+that did any of these is ended when its case is released; the next case gets a new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import shlex
+import shutil
+import threading
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from pytest_offload._version import __version__
+from pytest_offload.harness._errors import TargetLoadError
+from pytest_offload.harness._observation import RaisedError, TargetCrashed
+from pytest_offload.harness.transports._child import (
+    BASE_LIMIT,
+    PER_BLOCK_LIMIT,
+    ChildDied,
+    ChildProcess,
+    RpcFailure,
+    quote,
+)
+from pytest_offload.harness.transports._codec import (
+    PointerTable,
+    WireError,
+    apply_image,
+    encode_blocks,
+    nbl_hook,
+    nbl_ref_hook,
+    status_from_wire,
+)
+from pytest_offload.harness.transports._messages import (
+    MAJOR,
+    PROTOCOL_VERSION,
+    Empty,
+    HandshakeParams,
+    HandshakeRequest,
+    HandshakeResult,
+    InitiateCompleteParams,
+    InitiateParams,
+    InitiateRequest,
+    ResetRequest,
+    SendCompleteParams,
+)
+from pytest_offload.model import OffloadCapabilities, iter_depth_first
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from pytest_offload.harness._host import PendingInitiate, RecordingHost
+    from pytest_offload.harness.transports._messages import Incoming
+    from pytest_offload.model import Host, NetBufferList, OffloadBlockList
+
+__all__ = ["PREFIX", "ProcessTarget", "ProcessTargetFactory", "TargetRaised", "parse_exec"]
+
+#: ``--offload-target=exec:PROGRAM ARGS...`` selects a process target.
+PREFIX = "exec:"
+#: Seconds a new child has to answer the handshake (a simulator may load firmware first).
+HANDSHAKE_TIMEOUT = 30.0
+#: What a completion may arrive after a protocol error and still count.
+_KNOWN_METHODS = ("initiate_offload_complete", "tcp_offload_send_complete")
+
+
+class TargetRaised(Exception):
+    """The target answered ``initiate_offload`` with a JSON-RPC error: the call raised."""
+
+
+def parse_exec(spec: str, *, source: str) -> list[str]:
+    """The argument vector of ``exec:PROGRAM ARGS...`` (shell quoting rules, no shell).
+
+    Raises:
+        TargetLoadError: an empty command or unbalanced quotes.
+    """
+    command = spec[len(PREFIX) :].strip()
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise TargetLoadError(
+            f"offload: cannot parse the command {command!r} given by {source}: {exc} "
+            '(it is split with shell quoting rules, e.g. exec:"./my sim" --port 0)'
+        ) from None
+    if not argv:
+        raise TargetLoadError(
+            f"offload: {spec!r} given by {source} names no program; use "
+            "exec:PROGRAM [ARGS...], e.g. exec:./my_sim"
+        )
+    return argv
+
+
+@dataclass(eq=False, slots=True, weakref_slot=True)
+class _Record:
+    """One initiate handed to a child: what its messages are applied to."""
+
+    initiate: int
+    case: ProcessTarget
+    root: OffloadBlockList
+    blocks: list[OffloadBlockList]
+    nbls: dict[int, NetBufferList]
+    returned: bool = False
+    completed: bool = False
+    call: Any = None
+
+    def pending(self) -> PendingInitiate | None:
+        return self.case.host.pending_for(self.root)
+
+
+class ProcessTarget:
+    """The target of one case, living in a child process.
+
+    Attributes:
+        capabilities: What the program declared in its handshake.
+    """
+
+    offload_transport = "process"
+
+    def __init__(
+        self,
+        factory: ProcessTargetFactory,
+        child: ChildProcess,
+        host: RecordingHost,
+        capabilities: OffloadCapabilities,
+    ) -> None:
+        self.factory = factory
+        self.child = child
+        self.host = host
+        self.capabilities = capabilities
+        self.table = PointerTable()
+        self.nbl_ids: dict[int, int] = {}
+        self.records: list[_Record] = []
+        #: Protocol errors seen before this case's first initiate (shown on it).
+        self.queued: list[str] = []
+        self.dirty = False
+        self.closed = False
+        #: Initiates go on the wire in the order the host handed them over, whichever
+        #: caller thread encodes first.
+        self.sent = 0
+        self.turn = threading.Condition()
+
+    def initiate_offload(self, root: OffloadBlockList) -> None:
+        """Hand the tree to the child and wait until its call returns (or the child dies)."""
+        self.factory._initiate(self, root)
+
+    def close(self) -> None:
+        """Release the child: back to the pool when it behaved, ended otherwise."""
+        self.factory._release(self)
+
+    def __repr__(self) -> str:
+        return f"<process target pid {self.child.pid}: {shlex.join(self.child.argv)}>"
+
+
+class ProcessTargetFactory:
+    """Creates process targets from one program; see the module docs.
+
+    Args:
+        argv: The program and its arguments.
+        cwd: Its working directory (the directory pytest was started in).
+        source: Where the setting came from, for error messages.
+    """
+
+    offload_transport = "process"
+
+    def __init__(self, argv: Sequence[str], *, cwd: str | None = None, source: str = "") -> None:
+        self.argv = list(argv)
+        self.cwd = cwd or os.getcwd()
+        self.source = source or "--offload-target"
+        self.name = shlex.join(self.argv)
+        self.capabilities: OffloadCapabilities | None = None
+        #: Name and version the program gave in its first handshake.
+        self.identity: tuple[str, str] | None = None
+        self._lock = threading.Lock()
+        self._idle: list[ChildProcess] = []
+        self._children: set[ChildProcess] = set()
+        self._current: dict[ChildProcess, ProcessTarget] = {}
+        self._records: weakref.WeakValueDictionary[int, _Record] = weakref.WeakValueDictionary()
+        self._nbls: dict[int, weakref.ReferenceType[_Record]] = {}
+        self._initiates = itertools.count(1)
+        self._nbl_ids = itertools.count(1)
+        self._issued = 0
+        self._early: dict[ChildProcess, list[str]] = {}
+
+    # -- the TargetFactory protocol ------------------------------------------------------
+
+    def __call__(self, host: Host, /) -> ProcessTarget:
+        """A fresh target for one case (the host must be the suite's RecordingHost)."""
+        recording: RecordingHost = host  # type: ignore[assignment]
+        timeout = float(getattr(host, "timeout", 2.0))
+        while True:
+            with self._lock:
+                child = self._idle.pop() if self._idle else None
+            if child is None:
+                child = self._spawn()
+                break
+            if self._reset(child, timeout):
+                break
+            self._end(child)
+        assert self.capabilities is not None
+        case = ProcessTarget(self, child, recording, self.capabilities)
+        with self._lock:
+            case.queued = self._early.pop(child, [])
+            self._current[child] = case
+        return case
+
+    def close(self) -> None:
+        """End every child of this factory (asking each to shut down first)."""
+        with self._lock:
+            children = list(self._children)
+            self._idle.clear()
+        for child in children:
+            child.shutdown()
+            self._forget(child)
+
+    # -- children ------------------------------------------------------------------------
+
+    def _spawn(self) -> ChildProcess:
+        program = self.argv[0]
+        if os.sep not in program and not os.path.isabs(program):
+            found = shutil.which(program)
+            if found is None:
+                raise TargetLoadError(
+                    f"offload: the target program {program!r} given by {self.source} is "
+                    "not on PATH (give a path such as ./my_sim; it runs in the directory "
+                    f"pytest was started in, {self.cwd})"
+                )
+        env = dict(os.environ, PYTEST_OFFLOAD_PROTOCOL=PROTOCOL_VERSION)
+        try:
+            child = ChildProcess(self.argv, cwd=self.cwd, env=env, listener=self)
+        except OSError as exc:
+            raise TargetLoadError(
+                f"offload: cannot start the target program {self.name!r} given by "
+                f"{self.source}: {exc.strerror or exc} (working directory {self.cwd})"
+            ) from None
+        with self._lock:
+            self._children.add(child)
+            self._early.setdefault(child, [])
+        try:
+            self._handshake(child)
+        except BaseException:
+            self._end(child)
+            raise
+        return child
+
+    def _handshake(self, child: ChildProcess) -> None:
+        request_id = child.next_id()
+        payload = msgspec.json.encode(
+            HandshakeRequest(
+                "2.0",
+                request_id,
+                "handshake",
+                HandshakeParams(PROTOCOL_VERSION, f"pytest-offload {__version__}"),
+            )
+        )
+        what = f"the target program {self.name!r} given by {self.source}"
+        try:
+            raw = child.wait(child.call(request_id, "handshake", payload), HANDSHAKE_TIMEOUT)
+        except TimeoutError:
+            raise TargetLoadError(
+                f"offload: {what} did not answer the handshake within "
+                f"{HANDSHAKE_TIMEOUT:g} s (it must answer the first line on stdin; "
+                f"docs/protocol.md); {_stderr(child)}"
+            ) from None
+        except ChildDied:
+            raise TargetLoadError(
+                f"offload: {what} {child.exit_description} during the handshake; {_stderr(child)}"
+            ) from None
+        except RpcFailure as exc:
+            raise TargetLoadError(
+                f"offload: {what} refused the handshake: {exc.error.message}; {_stderr(child)}"
+            ) from None
+        try:
+            result = msgspec.json.decode(raw, type=HandshakeResult)
+        except msgspec.ValidationError as exc:
+            raise TargetLoadError(
+                f"offload: {what} answered the handshake with {quote(bytes(raw))}, which the "
+                f"protocol rejects: {exc} (docs/protocol.md, HandshakeResult)"
+            ) from None
+        major = result.protocol.split(".", 1)[0]
+        if major != str(MAJOR):
+            raise TargetLoadError(
+                f"offload: {what} speaks protocol {result.protocol!r}; this suite speaks "
+                f"{PROTOCOL_VERSION} (any {MAJOR}.x)"
+            )
+        declared = msgspec.structs.asdict(result.capabilities)
+        declared["ndis_version"] = tuple(declared["ndis_version"])
+        declared["interface_vlan_ids"] = frozenset(declared["interface_vlan_ids"])
+        capabilities = OffloadCapabilities(**declared)  # CapabilityError: the user's to see
+        with self._lock:
+            if self.capabilities is None:
+                self.capabilities = capabilities
+                self.identity = (result.name, result.version)
+
+    def _reset(self, child: ChildProcess, timeout: float) -> bool:
+        if not child.alive:
+            return False
+        request_id = child.next_id()
+        payload = msgspec.json.encode(ResetRequest("2.0", request_id, "reset", Empty()))
+        try:
+            child.wait(child.call(request_id, "reset", payload), max(timeout, 1.0))
+        except (TimeoutError, ChildDied, RpcFailure):
+            return False
+        return True
+
+    def _end(self, child: ChildProcess) -> None:
+        child.kill()
+        self._forget(child)
+
+    def _forget(self, child: ChildProcess) -> None:
+        with self._lock:
+            self._children.discard(child)
+            self._early.pop(child, None)
+            self._current.pop(child, None)
+            with contextlib.suppress(ValueError):
+                self._idle.remove(child)
+
+    # -- one case ------------------------------------------------------------------------
+
+    def _initiate(self, case: ProcessTarget, root: OffloadBlockList) -> None:
+        if case.closed:
+            raise RuntimeError("this target was released: create a fresh one for a new case")
+        pending = case.host.pending_for(root)
+        handed = case.host.initiates()
+        order = next((k for k, p in enumerate(handed) if p is pending), len(handed))
+        with case.turn:
+            case.turn.wait_for(lambda: case.sent >= order, timeout=5.0)
+            try:
+                record = self._hand_over(case, root, pending)
+            finally:
+                case.sent += 1
+                case.turn.notify_all()
+        self._wait_return(case, record)
+
+    def _hand_over(
+        self, case: ProcessTarget, root: OffloadBlockList, pending: PendingInitiate | None
+    ) -> _Record:
+        child = case.child
+        blocks = [block for block, *_ in iter_depth_first(root)]
+        wire, nbls = encode_blocks(blocks, case.table, case.nbl_ids, self._next_nbl)
+        with self._lock:
+            initiate = next(self._initiates)
+            self._issued = initiate
+            record = _Record(initiate, case, root, blocks, nbls)
+            case.records.append(record)
+            self._records[initiate] = record
+            queued, case.queued = case.queued, []
+            child.limit = BASE_LIMIT + PER_BLOCK_LIMIT * sum(len(r.blocks) for r in case.records)
+        if pending is not None and queued:
+            # Shown on this case, which then ends its child: every case on a child that
+            # writes garbage between cases (a banner) sees it, so findings replay.
+            case.dirty = True
+            for text in queued:
+                pending.wire_error(text, answered=False)
+        self._send_initiate(case, record, wire, nbls)
+        return record
+
+    def _send_initiate(
+        self, case: ProcessTarget, record: _Record, wire: list[Any], nbls: Any
+    ) -> None:
+        child = case.child
+        initiate = record.initiate
+        request_id = child.next_id()
+        payload = msgspec.json.encode(
+            InitiateRequest("2.0", request_id, "initiate_offload", InitiateParams(initiate, wire)),
+            enc_hook=nbl_hook(case.nbl_ids, self._next_nbl, nbls),
+        )
+        with self._lock:
+            reference = weakref.ref(record)
+            if len(self._nbls) > 4096:  # forget the NBLs of cases nobody holds any more
+                self._nbls = {k: r for k, r in self._nbls.items() if r() is not None}
+            for nbl_id in nbls:
+                self._nbls[nbl_id] = reference
+        record.call = child.call(request_id, "initiate_offload", payload)
+
+    def _wait_return(self, case: ProcessTarget, record: _Record) -> None:
+        child = case.child
+        assert record.call is not None
+        try:
+            child.wait(record.call, None)
+        except ChildDied:
+            raise TargetCrashed(f"the target process {child.describe_exit()}") from None
+        except RpcFailure as exc:
+            raise TargetRaised(exc.error.message) from None
+        finally:
+            record.returned = True
+
+    def _next_nbl(self) -> int:
+        return next(self._nbl_ids)
+
+    def _release(self, case: ProcessTarget) -> None:
+        with self._lock:
+            if case.closed:
+                return
+            case.closed = True
+            child = case.child
+            if self._current.get(child) is case:
+                del self._current[child]
+            if case.queued:  # never shown (no initiate): the next case on this child shows it
+                self._early.setdefault(child, [])[:0] = case.queued
+            healthy = (
+                child.alive
+                and not case.dirty
+                and child in self._children
+                and all(r.returned and r.completed for r in case.records)
+            )
+            if healthy:
+                self._idle.append(child)
+        if not healthy:
+            self._end(child)
+
+    # -- what children send (their reader threads: the Listener of _child) --------------
+
+    def on_message(self, child: ChildProcess, message: Incoming, line: bytes) -> None:
+        self._message(child, message, line)
+
+    def on_wire_error(self, child: ChildProcess, text: str, initiate: int | None) -> None:
+        self._wire_error(child, text, initiate)
+
+    def on_exit(self, child: ChildProcess, description: str) -> None:
+        self._exited(child, description)
+
+    def _case_of(self, child: ChildProcess) -> ProcessTarget | None:
+        with self._lock:
+            return self._current.get(child)
+
+    def _wire_error(self, child: ChildProcess, text: str, initiate: int | None) -> None:
+        """Record a protocol error on the initiate it concerns, or on what is in flight."""
+        with self._lock:
+            record = self._records.get(initiate) if initiate is not None else None
+            case = record.case if record is not None else self._current.get(child)
+            if case is None:
+                # Before the handshake, or between cases: shown on the child's next initiate.
+                self._early.setdefault(child, []).append(
+                    f"before the handshake or between cases: {text}"
+                )
+                return
+            case.dirty = True
+            if record is not None:
+                targets = [record]
+            else:
+                targets = [r for r in case.records if not r.completed] or case.records[-1:]
+            if not targets:
+                case.queued.append(text)
+                return
+        for target in targets:
+            pending = target.pending()
+            if pending is not None:
+                pending.wire_error(text, answered=not target.completed)
+
+    def _exited(self, child: ChildProcess, description: str) -> None:
+        case = self._case_of(child)
+        if case is None:
+            return
+        case.dirty = True
+        waiting = [r for r in case.records if not r.completed]
+        if not waiting and case.records:
+            self._wire_error(
+                child, f"the target process {description} with no initiate in flight", None
+            )
+            return
+        error = RaisedError(
+            "TargetCrashed", f"the target process {child.describe_exit()}", crash=True
+        )
+        for record in waiting:
+            pending = record.pending()
+            if pending is not None:
+                pending.fail(error)
+
+    def _message(self, child: ChildProcess, message: Incoming, line: bytes) -> None:
+        method = message.method
+        request_id = message.id
+        if method not in _KNOWN_METHODS:
+            self._wire_error(child, f"unknown method {method!r}: {quote(line)}", None)
+            if request_id is not msgspec.UNSET and request_id is not None:
+                child.write(
+                    msgspec.json.encode(
+                        {
+                            "jsonrpc": "2.0",
+                            "id": request_id,
+                            "error": {"code": -32601, "message": f"unknown method {method}"},
+                        }
+                    )
+                )
+            return
+        raw = message.params if message.params is not msgspec.UNSET else b"null"
+        try:
+            if method == "initiate_offload_complete":
+                self._complete(child, raw, line)
+            else:
+                self._send_complete(child, raw, line)
+        except msgspec.ValidationError as exc:
+            initiate = _initiate_in(raw)
+            self._wire_error(child, f"{method}: {exc}: {quote(line)}", initiate)
+        except WireError as exc:
+            self._wire_error(child, f"{method}: {exc}: {quote(line)}", _initiate_in(raw))
+        if request_id is not msgspec.UNSET and request_id is not None:
+            child.write(msgspec.json.encode({"jsonrpc": "2.0", "id": request_id, "result": None}))
+
+    def _complete(self, child: ChildProcess, raw: Any, line: bytes) -> None:
+        params = _COMPLETE.decode(raw)
+        with self._lock:
+            record = self._records.get(params.initiate)
+            issued = self._issued
+        if record is None:
+            if params.initiate > issued:
+                raise WireError(
+                    f"a completion for initiate {params.initiate}, which was never handed "
+                    "over (not in flight)"
+                )
+            return  # an initiate of a case already released: nobody judges it any more
+        if record.case.child is not child:
+            raise WireError(f"a completion for initiate {params.initiate} of another process")
+        apply_image(params.blocks, record.blocks, record.nbls, record.case.table)
+        record.completed = True
+        record.case.host.initiate_offload_complete(record.root)
+
+    def _send_complete(self, child: ChildProcess, raw: Any, line: bytes) -> None:
+        params = _SEND.decode(raw)
+        chains: dict[int, tuple[ProcessTarget, list[NetBufferList]]] = {}
+        with self._lock:
+            found = []
+            for entry in params.nbls:
+                reference = self._nbls.get(entry.id)
+                record = reference() if reference is not None else None
+                if record is None:
+                    if reference is not None:
+                        continue  # an NBL of a case already released: nobody judges it
+                    raise WireError(f"NBL {entry.id} was never handed to this target")
+                if record.case.child is not child:
+                    raise WireError(f"NBL {entry.id} was handed to another process")
+                found.append((record, record.nbls[entry.id], entry.status))
+        for record, nbl, status in found:
+            nbl.status = status_from_wire(status)
+            chains.setdefault(id(record.case), (record.case, []))[1].append(nbl)
+        for case, chain in chains.values():
+            case.host.tcp_offload_send_complete(chain)
+
+
+def _stderr(child: ChildProcess) -> str:
+    tail = child.stderr_tail()
+    return f"its stderr ends with:\n{tail}" if tail else "it wrote nothing to stderr"
+
+
+_COMPLETE = msgspec.json.Decoder(InitiateCompleteParams, dec_hook=nbl_ref_hook)
+_SEND = msgspec.json.Decoder(SendCompleteParams)
+
+
+def _initiate_in(raw: Any) -> int | None:
+    try:
+        value = msgspec.json.decode(raw)["initiate"]
+    except Exception:  # unreadable params: no initiate to name
+        return None
+    return value if type(value) is int else None

@@ -1,0 +1,251 @@
+"""``pytest-offload serve``: any Python target behind the process protocol, on stdio.
+
+The target side of docs/protocol.md, for a target written in Python: a vendor can watch
+the protocol a target speaks (and test a host-side implementation of it), and the suite
+tests its own process transport by serving the reference target and comparing verdicts.
+
+stdout carries the protocol only: while serving, anything the target prints goes to
+stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import msgspec
+
+from pytest_offload._version import __version__
+from pytest_offload.harness.transports._codec import (
+    SERVE_BASE,
+    PointerTable,
+    WireError,
+    decode_blocks,
+    host_fields,
+    image_of,
+    nbl_hook,
+    nbl_ref_hook,
+)
+from pytest_offload.harness.transports._messages import (
+    MAJOR,
+    PROTOCOL_VERSION,
+    BlockImage,
+    Capabilities,
+    HandshakeResult,
+    InitiateCompleteNotification,
+    InitiateCompleteParams,
+    InitiateParams,
+    NblStatus,
+    SendCompleteNotification,
+    SendCompleteParams,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from pytest_offload.model import NetBufferList, OffloadBlockList, TargetFactory
+
+__all__ = ["serve"]
+
+#: How long the server waits for a call to return before reading the next message.
+CALL_ORDER_WAIT = 0.05
+_REQUEST = msgspec.json.Decoder(dict[str, Any])
+_INITIATE = msgspec.json.Decoder(InitiateParams, dec_hook=nbl_ref_hook)
+
+
+class _Served:
+    """One initiate handed to the served target."""
+
+    __slots__ = ("blocks", "handed", "initiate", "request_id", "root")
+
+    def __init__(
+        self,
+        initiate: int,
+        request_id: object,
+        blocks: list[OffloadBlockList],
+        handed: list[tuple[object, ...]],
+    ) -> None:
+        self.initiate = initiate
+        self.request_id = request_id
+        self.blocks = blocks
+        self.handed = handed
+        self.root = blocks[0]
+
+
+class _ServeHost:
+    """The Host the served target completes to: completions become notifications."""
+
+    def __init__(self, server: _Server) -> None:
+        self.server = server
+        self.table = PointerTable(SERVE_BASE)
+        self.nbl_ids: dict[int, int] = {}
+        self.initiates: list[_Served] = []
+        self.lock = threading.Lock()
+
+    def initiate_offload_complete(self, root: OffloadBlockList) -> None:
+        with self.lock:
+            found = [s for s in self.initiates if s.root is root]
+            served = found[0] if found else (self.initiates[0] if self.initiates else None)
+        if served is None:
+            return
+        images: list[BlockImage] = image_of(served.blocks, served.handed, self.nbl_ids, self.table)
+        self.server.send(
+            InitiateCompleteNotification(
+                "2.0",
+                "initiate_offload_complete",
+                InitiateCompleteParams(served.initiate, images),
+            ),
+            self.nbl_ids,
+        )
+
+    def tcp_offload_send_complete(self, chain: Sequence[NetBufferList]) -> None:
+        nbls = [NblStatus(self.nbl_ids.get(id(n), 0), _u32(n.status)) for n in chain]
+        self.server.send(
+            SendCompleteNotification("2.0", "tcp_offload_send_complete", SendCompleteParams(nbls))
+        )
+
+
+def _u32(value: object) -> int:
+    return value & 0xFFFFFFFF if isinstance(value, int) else 0xFFFFFFFF
+
+
+class _Server:
+    def __init__(self, factory: TargetFactory, out: BinaryIO, name: str) -> None:
+        self.factory = factory
+        self.out = out
+        self.name = name
+        self.write_lock = threading.Lock()
+        self.host: _ServeHost | None = None
+        self.target: Any = None
+
+    def send(self, message: object, nbl_ids: dict[int, int] | None = None) -> None:
+        payload = msgspec.json.encode(message, enc_hook=nbl_hook(nbl_ids or {}))
+        with self.write_lock:
+            self.out.write(payload + b"\n")
+            self.out.flush()
+
+    def reply(self, request_id: object, result: object) -> None:
+        self.send({"jsonrpc": "2.0", "id": request_id, "result": result})
+
+    def error(self, request_id: object, code: int, message: str) -> None:
+        self.send(
+            {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
+        )
+
+    def fresh(self) -> None:
+        old = self.target
+        if old is not None:
+            close = getattr(old, "close", None)
+            if callable(close):
+                with contextlib.suppress(Exception):
+                    close()
+        self.host = _ServeHost(self)
+        self.target = self.factory(self.host)
+
+    def handle(self, line: bytes) -> bool:
+        """Answer one request; ``False`` once asked to shut down."""
+        try:
+            request = _REQUEST.decode(line)
+        except msgspec.MsgspecError as exc:
+            self.error(None, -32700, f"parse error: {exc}")
+            return True
+        request_id = request.get("id")
+        method = request.get("method")
+        params = request.get("params") or {}
+        if method == "handshake":
+            self.handshake(request_id, params)
+        elif method == "reset":
+            self.fresh()
+            self.reply(request_id, None)
+        elif method == "initiate_offload":
+            self.initiate(request_id, line)
+        elif method == "shutdown":
+            self.reply(request_id, None)
+            return False
+        elif request_id is not None:
+            self.error(request_id, -32601, f"unknown method {method!r}")
+        return True
+
+    def handshake(self, request_id: object, params: dict[str, Any]) -> None:
+        version = str(params.get("protocol", ""))
+        if version.split(".", 1)[0] != str(MAJOR):
+            self.error(request_id, -32000, f"protocol {version!r} is not {MAJOR}.x")
+            return
+        self.fresh()
+        caps = self.target.capabilities.as_dict()
+        self.reply(
+            request_id,
+            msgspec.to_builtins(
+                HandshakeResult(
+                    PROTOCOL_VERSION,
+                    self.name,
+                    __version__,
+                    msgspec.convert(caps, Capabilities),
+                )
+            ),
+        )
+
+    def initiate(self, request_id: object, line: bytes) -> None:
+        host, target = self.host, self.target
+        if host is None:
+            self.error(request_id, -32002, "initiate_offload before the handshake")
+            return
+        try:
+            raw = msgspec.json.decode(line, type=dict[str, msgspec.Raw])["params"]
+            params = _INITIATE.decode(raw)
+            blocks, nbls = decode_blocks(params.blocks, host.table)
+        except (msgspec.MsgspecError, KeyError, WireError) as exc:
+            self.error(request_id, -32602, f"invalid initiate_offload: {exc}")
+            return
+        for wire_id, nbl in nbls.items():
+            host.nbl_ids[id(nbl)] = wire_id
+        served = _Served(params.initiate, request_id, blocks, [host_fields(b) for b in blocks])
+        with host.lock:
+            host.initiates.append(served)
+        caller = threading.Thread(
+            target=self.call, args=(target, served), name="offload-serve-call", daemon=True
+        )
+        caller.start()
+        # Calls are made in the order received; a call that returns at once has returned
+        # before the next message is read, as an in-process host's first call would have.
+        caller.join(CALL_ORDER_WAIT)
+
+    def call(self, target: Any, served: _Served) -> None:
+        try:
+            target.initiate_offload(served.root)
+        except BaseException as exc:  # the target raised: the suite judges it (INI-NO-RAISE)
+            self.error(served.request_id, -32000, f"{type(exc).__qualname__}: {exc}")
+        else:
+            self.reply(served.request_id, None)
+
+
+def serve(
+    factory: TargetFactory,
+    *,
+    name: str = "python target",
+    stdin: BinaryIO | None = None,
+    stdout: BinaryIO | None = None,
+) -> int:
+    """Serve targets from ``factory`` on stdin/stdout until shutdown or end of input.
+
+    Returns the exit status (0).
+    """
+    out: BinaryIO
+    if stdout is None:
+        # The protocol keeps the real stdout; print() of the target goes to stderr.
+        out = os.fdopen(os.dup(1), "wb", buffering=0)
+        os.dup2(2, 1)
+        sys.stdout = sys.stderr
+    else:
+        out = stdout
+    source = stdin if stdin is not None else sys.stdin.buffer
+    server = _Server(factory, out, name)
+    for line in iter(source.readline, b""):
+        if line.strip() and not server.handle(line.rstrip(b"\r\n")):
+            break
+    with contextlib.suppress(Exception):
+        out.flush()
+    return 0
