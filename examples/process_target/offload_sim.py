@@ -126,28 +126,26 @@ class Simulator:
     # -- MiniportInitiateOffload ---------------------------------------------------------
 
     def initiate_offload(self, request_id: object, params: dict[str, Any]) -> None:
-        blocks: list[dict[str, Any]] = params["blocks"]
-        self.blocks = blocks
+        tree = params["tree"]
+        n = tree["count"]
+        self.tree = tree
+        # Columns: entry i of each list is block i (hand-over order); a column left out
+        # holds its default for every block (no send data here, NULL words, ...).
+        self.chains = tree.get("net_buffer_list_chain") or [None] * n
         self.status: dict[int, int] = {}
         self.contexts: dict[int, str] = {}
         self.sends: list[list[dict[str, Any]]] = []
-        if blocks:
-            self.walk_chain(0, 0, parent_placeholder=False)
-        images = []
-        for position in range(len(blocks)):
-            image: dict[str, Any] = {
-                "position": position,
-                "status": self.status.get(position, FAILURE),
-            }
-            if position in self.contexts:
-                image["context"] = self.contexts[position]
-            images.append(image)
+        self.walk_chain(0, 0, parent_placeholder=False)
+        image = {
+            "status": [self.status.get(i, FAILURE) for i in range(n)],
+            "context": [self.contexts.get(i) for i in range(n)],
+        }
         # Complete inside the call (NDIS allows either), then return from it.
         self.send(
             {
                 "jsonrpc": "2.0",
                 "method": "initiate_offload_complete",
-                "params": {"initiate": params["initiate"], "blocks": images},
+                "params": {"initiate": params["initiate"], "image": image},
             }
         )
         self.reply(request_id, None)
@@ -164,31 +162,29 @@ class Simulator:
         position = first
         while position is not None:
             self.process(position, depth, parent_placeholder)
-            position = self.blocks[position]["next_block"]
+            position = self.tree["next_block"][position]
 
     def process(self, position: int, depth: int, parent_placeholder: bool) -> None:
-        block = self.blocks[position]
-        below = block["dependent_block_list"]
-        if not block["context_slot"]:  # a placeholder
+        tree = self.tree
+        below = tree["dependent_block_list"][position]
+        state_type = tree["state_type"][position]
+        if not tree["context_slot"][position]:  # a placeholder
             self.status[position] = SUCCESS
             if below is not None:
                 self.walk_chain(below, depth + 1, parent_placeholder=True)
             return
-        if (
-            depth > 2
-            or (depth == 2 and below is not None)
-            or block["state_type"] not in LAYER_TYPES[depth]
-        ):
+        if depth > 2 or (depth == 2 and below is not None) or state_type not in LAYER_TYPES[depth]:
             self.fail(position, FAILURE)  # a malformed tree
             return
-        if block["context"] is not None:
-            self.linker(position, depth, block["context"])
+        context = tree["context"][position]
+        if context is not None:
+            self.linker(position, depth, context)
             return
-        state = block["state"]
+        state = tree["state"][position]
         if state is None or state["kind"] != LAYER_KINDS[depth] or (depth and parent_placeholder):
             self.fail(position, FAILURE)  # a new offload without its state or its parent
             return
-        status = (self.admit_neighbor, self.admit_path, self.admit_tcp)[depth](block, state)
+        status = (self.admit_neighbor, self.admit_path, self.admit_tcp)[depth](state_type, state)
         if status != SUCCESS:
             self.fail(position, status)
             return
@@ -196,8 +192,8 @@ class Simulator:
         self.next_context += 0x40
         self.objects[context] = LAYER_KINDS[depth]
         self.contexts[position] = hex(context)
-        if depth == 2 and block["net_buffer_list_chain"]:
-            self.sends.append(block["net_buffer_list_chain"])
+        if depth == 2 and self.chains[position]:
+            self.sends.append(self.chains[position])
         if below is None:
             self.status[position] = SUCCESS
             return
@@ -208,16 +204,16 @@ class Simulator:
         if self.objects.get(int(context, 16)) != LAYER_KINDS[depth]:
             self.fail(position, FAILURE)  # names nothing this target holds
             return
-        below = self.blocks[position]["dependent_block_list"]
+        below = self.tree["dependent_block_list"][position]
         self.walk_chain(below, depth + 1, parent_placeholder=False)
         self.status[position] = self.from_dependents(position, offloaded=False)
 
     def dependents(self, position: int) -> list[int]:
         out: list[int] = []
-        child = self.blocks[position]["dependent_block_list"]
+        child = self.tree["dependent_block_list"][position]
         while child is not None:
             out.append(child)
-            child = self.blocks[child]["next_block"]
+            child = self.tree["next_block"][child]
         return out
 
     def from_dependents(self, position: int, *, offloaded: bool) -> int:
@@ -235,13 +231,13 @@ class Simulator:
         stack = self.dependents(position)
         while stack:
             child = stack.pop()
-            placeholder = not self.blocks[child]["context_slot"]
+            placeholder = not self.tree["context_slot"][child]
             self.status[child] = SUCCESS if placeholder else FAILURE
             stack.extend(self.dependents(child))
 
     # -- admission: one cause code per limit ---------------------------------------------
 
-    def admit_neighbor(self, block: dict[str, Any], state: dict[str, Any]) -> int:
+    def admit_neighbor(self, state_type: int, state: dict[str, Any]) -> int:
         const = state["const"]
         if any(_base64_bytes(const["dl_source_address"])):
             return HW_ADDRESS_ENTRIES  # no configurable source MAC
@@ -252,8 +248,8 @@ class Simulator:
             self.vlans.add(vlan)
         return SUCCESS
 
-    def admit_path(self, block: dict[str, Any], state: dict[str, Any]) -> int:
-        size = 16 if block["state_type"] == IP6 else 4
+    def admit_path(self, state_type: int, state: dict[str, Any]) -> int:
+        size = 16 if state_type == IP6 else 4
         const = state["const"]
         if len(_base64_bytes(const["source_address"])) != size:
             return FAILURE
@@ -263,7 +259,7 @@ class Simulator:
             return PATH_MTU
         return SUCCESS
 
-    def admit_tcp(self, block: dict[str, Any], state: dict[str, Any]) -> int:
+    def admit_tcp(self, state_type: int, state: dict[str, Any]) -> int:
         if state["cached"]["initial_rcv_wnd"] > CAPABILITIES["max_initial_rcv_wnd"]:
             return TCP_RCV_WINDOW
         if state["delegated"]["state"] in NOT_OFFLOADABLE:

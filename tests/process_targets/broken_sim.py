@@ -52,14 +52,13 @@ class Broken(Simulator):
             self.out.flush()
             return
         if MODE == "schema":
-            for image in params["blocks"]:
-                image["status"] = "SUCCESS"
+            params["image"]["status"] = ["SUCCESS" for _ in params["image"]["status"]]
         elif MODE == "noise":
-            self.out.write(f"debug: offloading {len(params['blocks'])} blocks\n")
+            self.out.write(f"debug: offloading {len(params['image']['status'])} blocks\n")
         elif MODE == "wrong-initiate":
             params["initiate"] += 1000
         elif MODE == "out-of-range":
-            params["blocks"][-1]["position"] = 9999
+            params["image"]["next_block"] = [9999] * len(params["image"]["status"])
         elif MODE == "oversized":
             params["padding"] = "x" * (3 << 20)
         elif MODE == "unknown-method":

@@ -1,28 +1,34 @@
 """Trees to wire messages and images back onto trees, on either side of the protocol.
 
-The suite side encodes the blocks it handed over (:func:`encode_blocks`) and applies what
+The suite side encodes the blocks it handed over (:func:`encode_tree`) and applies what
 the target sends back onto the same Python objects (:func:`apply_image`), so the
 recording host, the snapshots and every rule judge a process target exactly as they judge
 an in-process one. The serving side (``pytest-offload serve``) does the reverse
-(:func:`decode_blocks`, :func:`image_of`).
+(:func:`decode_tree`, :func:`image_of`).
+
+Trees and images are columns (one list per field), so both directions are a handful of
+``map`` calls per field at C speed; Python loops run only over the blocks that carry
+something unusual (a pointer to make up, send data, a changed host field).
 """
 
 from __future__ import annotations
 
 import operator
 from dataclasses import replace
+from itertools import compress, repeat
+from operator import attrgetter, is_not
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from pytest_offload.harness.transports._messages import (
-    Block,
-    BlockImage,
+    Image,
     NblStatus,
     NeighborState,
     PathState,
     State,
     TcpState,
+    Tree,
 )
 from pytest_offload.harness.transports._messages import Nbl as WireNbl
 from pytest_offload.model import (
@@ -43,8 +49,8 @@ __all__ = [
     "PointerTable",
     "WireError",
     "apply_image",
-    "decode_blocks",
-    "encode_blocks",
+    "decode_tree",
+    "encode_tree",
     "image_of",
     "status_from_wire",
 ]
@@ -71,11 +77,8 @@ def status_from_wire(value: int) -> object:
 
 
 def pointer_from_wire(text: str) -> int:
-    """The value of a pointer string (already matched by the schema's pattern)."""
-    value = int(text, 16) if text[:2] in ("0x", "0X") else int(text)
-    if value >= _WORD:
-        raise WireError(f"pointer {text!r} does not fit in 64 bits")
-    return value
+    """The value of a pointer string (``0x`` and at most 16 hex digits: the schema's)."""
+    return int(text, 16)
 
 
 class PointerTable:
@@ -88,7 +91,7 @@ class PointerTable:
     """
 
     def __init__(self, base: int = FAKE_BASE) -> None:
-        self._fake: dict[Any, int] = {}
+        self._fake: dict[Any, str] = {}
         self._objects: dict[int, object] = {}
         self._next = base
         #: Pointers the other side handed out (so that a made-up one never equals them).
@@ -97,17 +100,24 @@ class PointerTable:
     def to_wire(self, value: object) -> str | None:
         if value is None:
             return None
+        if type(value) is object:  # a bare handle object: named by its address
+            self._objects[id(value)] = value
+            return _HEX(id(value))
         key = context_key(value)
         if key is None:
             return "0x0"
         if type(key) is int and key >= _WORD:
             return f"0x{key - _WORD:x}"
-        fake = self._fake.get(key)
-        if fake is None:
+        text = self._fake.get(key)
+        if text is None:
             fake = self.fresh()
-            self._fake[key] = fake
+            text = self._fake[key] = f"0x{fake:x}"
             self._objects[fake] = value
-        return f"0x{fake:x}"
+        return text
+
+    def register(self, addresses: list[int], objects: list[object]) -> None:
+        """Name ``objects`` by ``addresses`` (their ids) on the wire."""
+        self._objects.update(zip(addresses, objects, strict=True))
 
     def fresh(self) -> int:
         """A pointer value nobody has handed out."""
@@ -124,6 +134,8 @@ class PointerTable:
         return value if found is _MISSING else found
 
     def words_to_wire(self, words: object) -> list[str | None]:
+        if words == _UNUSED:  # the common case: two NULL words
+            return [None, None]
         try:
             return [self.to_wire(w) for w in words]  # type: ignore[attr-defined]
         except TypeError:  # not a sequence: a host that never sets such a field
@@ -134,9 +146,41 @@ class PointerTable:
 
 
 _MISSING = object()
+_UNUSED = [None, None]
+#: Encoded states by identity (states are frozen; trees built from one spec share them):
+#: a state without NBLs is encoded once. Entries keep their state alive, so an id is never
+#: reused while cached; the cache is emptied when full.
+_STATE_RAW: dict[int, msgspec.Raw] = {}
+_STATE_KEEP: dict[int, object] = {}
+_STATE_CACHE_SIZE = 1 << 16
 
 
 # -- the suite side ----------------------------------------------------------------------
+
+
+def _states(states: list[object]) -> list[State | msgspec.Raw | None]:
+    """The wire form of a column of states: each state without NBLs encoded once, ever
+    (looked up by identity at C speed; the cache keeps the state alive, so its id is not
+    reused while cached)."""
+    out: list[Any] = list(map(_STATE_RAW.get, map(id, states)))
+    for i in compress(range(len(states)), map(operator.is_, out, repeat(None))):
+        state = states[i]
+        if state is None:
+            continue
+        wire = _wire_state(state)
+        if wire is None or (
+            isinstance(state, TcpOffloadState)
+            and (state.delegated.send_data_head is not None or state.delegated.buffered_data)
+        ):
+            out[i] = wire  # NBL ids differ per initiate: encoded with the message
+            continue
+        if len(_STATE_RAW) >= _STATE_CACHE_SIZE:
+            _STATE_RAW.clear()
+            _STATE_KEEP.clear()
+        raw = out[i] = msgspec.Raw(msgspec.json.encode(wire))
+        _STATE_RAW[id(state)] = raw
+        _STATE_KEEP[id(state)] = state
+    return out
 
 
 def _wire_state(state: object) -> State | None:
@@ -156,57 +200,135 @@ def _u32(value: object, default: int = 0) -> int:
         return default
 
 
-def encode_blocks(
+_GET = {
+    name: attrgetter(name)
+    for name in (
+        "state_type",
+        "next_block",
+        "dependent_block_list",
+        "status",
+        "miniport_offload_context",
+        "ndis_offload_handle",
+        "source_handle",
+        "port_number",
+        "protocol_reserved",
+        "miniport_reserved",
+        "im_reserved",
+        "scratch",
+        "state",
+        "net_buffer_list_chain",
+    )
+}
+_PAIR: list[None] = [None, None]
+_HEX = "0x{:x}".format
+
+
+def _ints(values: list[object], default: int) -> list[int]:
+    """32-bit ints of a column of int-likes (enum members become plain ints at C speed)."""
+    try:
+        ints = list(map(int, values))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return [_u32(v, default) for v in values]
+    if ints and (min(ints) < 0 or max(ints) > 0xFFFFFFFF):
+        return [v & 0xFFFFFFFF for v in ints]
+    return ints
+
+
+def _pointers(values: list[object], table: PointerTable) -> list[str | None]:
+    """The wire pointers of a column of values; NULL stays null."""
+    out: list[str | None] = [None] * len(values)
+    present = list(compress(range(len(values)), map(is_not, values, repeat(None))))
+    if not present:
+        return out
+    chosen = [values[i] for i in present]
+    if all(map(operator.is_, map(type, chosen), repeat(object))):
+        # The host's handles: bare objects, named by their address (unique while the tree
+        # holds them), registered so that an echoed handle comes back as the same object.
+        addresses = list(map(id, chosen))
+        table.register(addresses, chosen)
+        for i, text in zip(present, map(_HEX, addresses), strict=True):
+            out[i] = text
+        return out
+    for i, value in zip(present, chosen, strict=True):
+        out[i] = table.to_wire(value)
+    return out
+
+
+def _words(values: list[object], table: PointerTable) -> list[Any]:
+    """A column of reserved-word pairs; the common all-NULL column costs one comparison
+    per block, in C."""
+    if all(map(operator.eq, values, repeat(_PAIR))):
+        return [_PAIR] * len(values)
+    return [_PAIR if v == _PAIR else table.words_to_wire(v) for v in values]
+
+
+def _links(values: list[object], position: dict[int, int]) -> list[int | None]:
+    found = list(map(position.get, map(id, values)))  # None (id(None)) is never a block
+    return found
+
+
+def encode_tree(
     blocks: Sequence[OffloadBlockList],
     table: PointerTable,
     nbl_ids: dict[int, int],
     next_nbl: Any,
-) -> tuple[list[Block], dict[int, NetBufferList]]:
-    """The wire blocks of a tree in hand-over order, and its NBLs by wire id.
+) -> tuple[Tree, dict[int, NetBufferList]]:
+    """The tree as columns in hand-over order, and its NBLs by wire id.
 
     ``nbl_ids`` maps ``id(nbl)`` to its wire id (filled here, from ``next_nbl()``), so that
     the state's send_data_head/tail name the same NBLs as the block's chain.
     """
+    blocks = list(blocks)
+    n = len(blocks)
     position = {id(b): i for i, b in enumerate(blocks)}
+
+    def column(name: str) -> list[object]:
+        return list(map(_GET[name], blocks))
+
+    slots = column("miniport_offload_context")
+    values: list[object] = [None] * n
+    has_slot = list(map(is_not, slots, repeat(None)))
+    for i in compress(range(n), has_slot):
+        values[i] = slots[i].value  # type: ignore[attr-defined]
     nbls: dict[int, NetBufferList] = {}
-    out: list[Block] = []
-    to_wire = table.to_wire
-    words = table.words_to_wire
-    for i, block in enumerate(blocks):
-        slot = block.miniport_offload_context
-        chain = block.net_buffer_list_chain
-        wire_chain: list[WireNbl] | None = None
-        if chain is not None:
-            wire_chain = []
-            for nbl in chain:
-                nid = nbl_ids.get(id(nbl))
-                if nid is None:
-                    nid = nbl_ids[id(nbl)] = next_nbl()
-                nbls[nid] = nbl
-                wire_chain.append(WireNbl(nid, nbl.data, _u32(nbl.status)))
-        nxt = block.next_block
-        dep = block.dependent_block_list
-        out.append(
-            Block(
-                i,
-                _u32(block.state_type, 0xFFFFFFFF),
-                None if nxt is None else position.get(id(nxt)),
-                None if dep is None else position.get(id(dep)),
-                _u32(block.status),
-                slot is not None,
-                None if slot is None else to_wire(slot.value),
-                to_wire(block.ndis_offload_handle),
-                to_wire(block.source_handle),
-                _u32(block.port_number),
-                words(block.protocol_reserved),
-                words(block.miniport_reserved),
-                words(block.im_reserved),
-                words(block.scratch),
-                _wire_state(block.state),
-                wire_chain,
-            )
-        )
-    return out, nbls
+    chains = column("net_buffer_list_chain")
+    wire_chains: list[list[WireNbl] | None] = [None] * n
+    for i in compress(range(n), map(is_not, chains, repeat(None))):
+        wire_chain = []
+        for nbl in chains[i]:  # type: ignore[attr-defined]
+            nid = nbl_ids.get(id(nbl))
+            if nid is None:
+                nid = nbl_ids[id(nbl)] = next_nbl()
+            nbls[nid] = nbl
+            wire_chain.append(WireNbl(nid, nbl.data, _u32(nbl.status)))
+        wire_chains[i] = wire_chain
+    tree = Tree(
+        n,
+        _ints(column("state_type"), 0xFFFFFFFF),
+        _links(column("next_block"), position),
+        _links(column("dependent_block_list"), position),
+        has_slot,
+        _pointers(values, table),
+        _pointers(column("ndis_offload_handle"), table),
+        _states(column("state")),  # type: ignore[arg-type]
+    )
+    # The columns that hold their default for every block stay off the wire.
+    statuses = column("status")
+    if not all(map(operator.is_, statuses, repeat(NdisStatus.PENDING))):
+        tree.status = _ints(statuses, 0)
+    sources = column("source_handle")
+    if not all(map(operator.is_, sources, repeat(None))):
+        tree.source_handle = _pointers(sources, table)
+    ports = column("port_number")
+    if any(ports):
+        tree.port_number = _ints(ports, 0)
+    for name in ("protocol_reserved", "miniport_reserved", "im_reserved", "scratch"):
+        words = column(name)
+        if not all(map(operator.eq, words, repeat(_PAIR))):
+            setattr(tree, name, _words(words, table))
+    if any(map(is_not, chains, repeat(None))):
+        tree.net_buffer_list_chain = wire_chains
+    return tree, nbls
 
 
 def nbl_hook(
@@ -274,150 +396,177 @@ def _same(old: object, new: object) -> bool:
         return False
 
 
+def _check_lengths(image: Image, n: int) -> None:
+    for name in Image.__struct_fields__:
+        column = getattr(image, name)
+        if name != "nbl_statuses" and column is not msgspec.UNSET and len(column) != n:
+            raise WireError(
+                f"the image's {name} has {len(column)} entries; the tree handed over has "
+                f"{n} blocks (one entry per block, in hand-over order)"
+            )
+
+
+def _positions(column: list[int | None], blocks: Sequence[OffloadBlockList]) -> list[object]:
+    n = len(blocks)
+    out: list[object] = []
+    for value in column:
+        if value is None:
+            out.append(None)
+        elif value >= n:
+            raise WireError(f"block position {value} is out of range: the tree has {n} blocks")
+        else:
+            out.append(blocks[value])
+    return out
+
+
 def apply_image(
-    images: Sequence[BlockImage],
+    image: Image,
     blocks: Sequence[OffloadBlockList],
     nbls: dict[int, NetBufferList],
     table: PointerTable,
 ) -> None:
-    """Write what a target sent for each block onto the block it names.
+    """Write what a target sent onto the blocks it handed over.
 
     Raises:
-        WireError: a position out of range or given twice, an NBL that is not the block's.
+        WireError: a column of the wrong length, a link out of range, an NBL that is not
+            the block's (nothing is written then).
     """
     n = len(blocks)
-    seen: set[int] = set()
-    for image in images:
-        i = image.position
-        if i >= n:
-            raise WireError(
-                f"block position {i} is out of range: the tree handed over has {n} blocks "
-                f"(positions 0..{n - 1})"
-            )
-        if i in seen:
-            raise WireError(f"block position {i} appears twice in one completion")
-        seen.add(i)
-    for image in images:
-        _apply_one(image, blocks, nbls, table)
-
-
-def _position(value: int | None, blocks: Sequence[OffloadBlockList], name: str) -> object:
-    if value is None:
-        return None
-    if value >= len(blocks):
-        raise WireError(f"{name} names block position {value}, out of range")
-    return blocks[value]
-
-
-def _apply_one(
-    image: BlockImage,
-    blocks: Sequence[OffloadBlockList],
-    nbls: dict[int, NetBufferList],
-    table: PointerTable,
-) -> None:
-    block = blocks[image.position]
+    _check_lengths(image, n)
     unset = msgspec.UNSET
-    if image.status is not unset:
-        block.status = status_from_wire(image.status)
+    updates: dict[str, list[object]] = {}
+    for name in ("next_block", "dependent_block_list"):
+        column = getattr(image, name)
+        if column is not unset:
+            updates[name] = _positions(column, blocks)
+    if image.nbl_statuses is not unset:
+        for entry in image.nbl_statuses:
+            if entry.id not in nbls:
+                raise WireError(f"the image writes the status of NBL {entry.id}, not in the tree")
+    statuses = image.status
+    if min(statuses, default=0) < 0:
+        statuses = [v & 0xFFFFFFFF for v in statuses]
+    members = list(map(_MEMBERS.get, statuses, statuses))
+    old_statuses = list(map(_GET["status"], blocks))
+    for i in compress(range(n), map(is_not, members, old_statuses)):
+        blocks[i].status = members[i]
     if image.context is not unset:
-        value = table.from_wire(image.context)
+        _apply_contexts(image.context, blocks, table)
+    for name in ("miniport_reserved", "scratch", "protocol_reserved", "im_reserved"):
+        column = getattr(image, name)
+        if column is not unset:
+            updates[name] = [
+                _PAIR if words == _PAIR else table.words_from_wire(words) for words in column
+            ]
+    if image.state_type is not unset:
+        updates["state_type"] = list(image.state_type)
+    for name in ("ndis_offload_handle", "source_handle"):
+        column = getattr(image, name)
+        if column is not unset:
+            updates[name] = [table.from_wire(p) for p in column]
+    if image.port_number is not unset:
+        updates["port_number"] = list(image.port_number)
+    if image.state is not unset:
+        updates["state"] = [None if s is None else _model_state(s, nbls) for s in image.state]
+    for name, column in updates.items():
+        getter = _GET[name]
+        for block, value in zip(blocks, column, strict=True):
+            old = getter(block)
+            if not _same(old, value):
+                setattr(block, name, value)
+    if image.nbl_statuses is not unset:
+        for entry in image.nbl_statuses:
+            nbl = nbls[entry.id]
+            status = status_from_wire(entry.status)
+            if not _same(nbl.status, status):
+                nbl.status = status
+
+
+def _apply_contexts(
+    column: list[str | None], blocks: Sequence[OffloadBlockList], table: PointerTable
+) -> None:
+    n = len(blocks)
+    for i in compress(range(n), map(is_not, column, repeat(None))):
+        value = table.from_wire(column[i])
         if type(value) is int:
             table.seen.add(value)
+        block = blocks[i]
         slot = block.miniport_offload_context
         if slot is None:
             # A placeholder has no slot: a context for it changes a host-owned field.
             block.miniport_offload_context = ContextSlot(value)
         elif not _same(slot.value, value):
             slot.value = value
-    updates: dict[str, object] = {}
-    for name in ("miniport_reserved", "scratch", "protocol_reserved", "im_reserved"):
-        words = getattr(image, name)
-        if words is not unset:
-            updates[name] = table.words_from_wire(words)
-    if image.state_type is not unset:
-        updates["state_type"] = image.state_type
-    if image.next_block is not unset:
-        updates["next_block"] = _position(image.next_block, blocks, "next_block")
-    if image.dependent_block_list is not unset:
-        updates["dependent_block_list"] = _position(
-            image.dependent_block_list, blocks, "dependent_block_list"
-        )
-    for name in ("ndis_offload_handle", "source_handle"):
-        pointer = getattr(image, name)
-        if pointer is not unset:
-            updates[name] = table.from_wire(pointer)
-    if image.port_number is not unset:
-        updates["port_number"] = image.port_number
-    if image.state is not unset:
-        updates["state"] = None if image.state is None else _model_state(image.state, nbls)
-    for name, value in updates.items():
-        old = getattr(block, name)
-        if isinstance(old, list) and isinstance(value, list) and old == value:
-            continue
-        if not _same(old, value):
-            setattr(block, name, value)
-    if image.nbl_statuses is not unset:
-        own = {id(nbl) for nbl in block.net_buffer_list_chain or ()}
-        for entry in image.nbl_statuses:
-            nbl = nbls.get(entry.id)
-            if nbl is None or id(nbl) not in own:
-                raise WireError(
-                    f"block {image.position} writes the status of NBL {entry.id}, which is "
-                    "not in its net_buffer_list_chain"
-                )
-            status = status_from_wire(entry.status)
-            if not _same(nbl.status, status):
-                nbl.status = status
 
 
 # -- the serving side --------------------------------------------------------------------
 
 
-def decode_blocks(
-    wire: Sequence[Block], table: PointerTable
+def decode_tree(
+    tree: Tree, table: PointerTable
 ) -> tuple[list[OffloadBlockList], dict[int, NetBufferList]]:
-    """Python blocks built from the wire blocks of one initiate, and its NBLs by id.
+    """Python blocks built from a tree's columns, and its NBLs by wire id.
 
     Raises:
-        WireError: positions out of order, or links to positions out of range.
+        WireError: columns of different lengths, links to positions out of range.
     """
+    n = tree.count
+    unset = msgspec.UNSET
+    for name in Tree.__struct_fields__:
+        column = getattr(tree, name)
+        if name != "count" and column is not unset and len(column) != n:
+            raise WireError(f"the tree's {name} has {len(column)} entries, count is {n}")
+    nulls: list[Any] = [None] * n
+    pairs: list[Any] = [_PAIR] * n
+
+    def given(name: str, default: list[Any]) -> list[Any]:
+        column = getattr(tree, name)
+        return default if column is unset else column
+
+    status = given("status", [int(NdisStatus.PENDING)] * n)
+    source_handle = given("source_handle", nulls)
+    port_number = given("port_number", [0] * n)
+    protocol_reserved = given("protocol_reserved", pairs)
+    miniport_reserved = given("miniport_reserved", pairs)
+    im_reserved = given("im_reserved", pairs)
+    scratch = given("scratch", pairs)
+    chains = given("net_buffer_list_chain", nulls)
     nbls: dict[int, NetBufferList] = {}
     blocks: list[OffloadBlockList] = []
-    for i, item in enumerate(wire):
-        if item.position != i:
-            raise WireError(f"block {i} carries position {item.position}")
+    for i in range(n):
         chain: tuple[NetBufferList, ...] | None = None
-        if item.net_buffer_list_chain is not None:
+        wire_chain = chains[i]
+        if wire_chain is not None:
             made = []
-            for w in item.net_buffer_list_chain:
+            for w in wire_chain:
                 nbl = NetBufferList(w.data, status_from_wire(w.status))  # type: ignore[arg-type]
                 nbls[w.id] = nbl
                 made.append(nbl)
             chain = tuple(made)
         block = OffloadBlockList(
-            item.state_type,
-            state=None,
+            tree.state_type[i],
             miniport_offload_context=(
-                ContextSlot(table.from_wire(item.context)) if item.context_slot else None
+                ContextSlot(table.from_wire(tree.context[i])) if tree.context_slot[i] else None
             ),
-            ndis_offload_handle=table.from_wire(item.ndis_offload_handle),
+            ndis_offload_handle=table.from_wire(tree.ndis_offload_handle[i]),
             net_buffer_list_chain=chain,
-            port_number=item.port_number,
+            port_number=port_number[i],
         )
-        block.status = status_from_wire(item.status)
-        block.source_handle = table.from_wire(item.source_handle)
-        block.protocol_reserved = table.words_from_wire(item.protocol_reserved)
-        block.miniport_reserved = table.words_from_wire(item.miniport_reserved)
-        block.im_reserved = table.words_from_wire(item.im_reserved)
-        block.scratch = table.words_from_wire(item.scratch)
+        block.status = status_from_wire(status[i])
+        block.source_handle = table.from_wire(source_handle[i])
+        block.protocol_reserved = table.words_from_wire(protocol_reserved[i])
+        block.miniport_reserved = table.words_from_wire(miniport_reserved[i])
+        block.im_reserved = table.words_from_wire(im_reserved[i])
+        block.scratch = table.words_from_wire(scratch[i])
         blocks.append(block)
-    for item, block in zip(wire, blocks, strict=True):
-        block.next_block = _position(item.next_block, blocks, "next_block")  # type: ignore[assignment]
-        block.dependent_block_list = _position(  # type: ignore[assignment]
-            item.dependent_block_list, blocks, "dependent_block_list"
-        )
-        if item.state is not None:
-            block.state = _model_state(item.state, nbls)  # type: ignore[assignment]
+    nexts = _positions(tree.next_block, blocks)
+    deps = _positions(tree.dependent_block_list, blocks)
+    for i, block in enumerate(blocks):
+        block.next_block = nexts[i]  # type: ignore[assignment]
+        block.dependent_block_list = deps[i]  # type: ignore[assignment]
+        state = tree.state[i]
+        if state is not None:
+            block.state = _model_state(state, nbls)  # type: ignore[assignment]
     return blocks, nbls
 
 
@@ -444,66 +593,58 @@ def host_fields(block: OffloadBlockList) -> tuple[object, ...]:
     return (*values, tuple(nbl.status for nbl in nbls))
 
 
+def _safe(block: OffloadBlockList, name: str, default: object = None) -> object:
+    try:
+        return getattr(block, name)
+    except Exception:  # a field the served target deleted or broke
+        return default
+
+
 def image_of(
     blocks: Sequence[OffloadBlockList],
     handed: Sequence[tuple[object, ...]],
     nbl_ids: dict[int, int],
     table: PointerTable,
-) -> list[BlockImage]:
-    """What a Python target wrote into each block: the status, context and target-owned
-    words always, host-owned fields only where they differ from ``handed``
+) -> Image:
+    """What a Python target wrote into the blocks: statuses, contexts and target-owned
+    words always, a host-owned column only where some block differs from ``handed``
     (:func:`host_fields` of each block at hand-over)."""
     position = {id(b): i for i, b in enumerate(blocks)}
-    out: list[BlockImage] = []
-    for i, block in enumerate(blocks):
-        image = BlockImage(i, status=_u32(getattr(block, "status", 0)))
-        slot = getattr(block, "miniport_offload_context", None)
-        if slot is not None:
-            image.context = table.to_wire(getattr(slot, "value", None))
-        image.miniport_reserved = table.words_to_wire(getattr(block, "miniport_reserved", ()))
-        image.scratch = table.words_to_wire(getattr(block, "scratch", ()))
-        now = host_fields(block)
-        if now != handed[i]:
-            _changed(
-                image,
-                now=now,
-                before=handed[i],
-                position=position,
-                nbl_ids=nbl_ids,
-                block=block,
-                table=table,
-            )
-        out.append(image)
-    return out
-
-
-def _changed(
-    image: BlockImage,
-    *,
-    now: tuple[object, ...],
-    before: tuple[object, ...],
-    position: dict[int, int],
-    nbl_ids: dict[int, int],
-    block: OffloadBlockList,
-    table: PointerTable,
-) -> None:
+    image = Image([_u32(_safe(b, "status", 0)) for b in blocks])
+    contexts: list[str | None] = []
+    for block in blocks:
+        slot = _safe(block, "miniport_offload_context")
+        contexts.append(None if slot is None else table.to_wire(getattr(slot, "value", None)))
+    if any(map(is_not, contexts, repeat(None))):
+        image.context = contexts
+    for name in ("miniport_reserved", "scratch"):
+        words = [_safe(b, name) for b in blocks]
+        if not all(map(operator.eq, words, repeat(_PAIR))):
+            setattr(image, name, [table.words_to_wire(w) for w in words])
+    now = [host_fields(b) for b in blocks]
+    changed = [i for i in range(len(blocks)) if not _same(now[i], handed[i])]
+    if not changed:
+        return image
     for k, name in enumerate(_HOST_FIELDS):
-        if _same(now[k], before[k]):
+        if all(_same(now[i][k], handed[i][k]) for i in changed):
             continue
-        value = now[k]
+        values = [row[k] for row in now]
+        wire: list[Any]
         if name in ("next_block", "dependent_block_list"):
-            wire: object = None if value is None else position.get(id(value), len(position))
+            wire = [None if v is None else position.get(id(v), len(blocks)) for v in values]
         elif name in ("ndis_offload_handle", "source_handle"):
-            wire = table.to_wire(value)
+            wire = [table.to_wire(v) for v in values]
         elif name in ("protocol_reserved", "im_reserved"):
-            wire = table.words_to_wire(value)
+            wire = [table.words_to_wire(v) for v in values]
         elif name == "state":
-            wire = _wire_state(value)
+            wire = [_wire_state(v) for v in values]
         else:
-            wire = _u32(value, 0xFFFFFFFF)
+            wire = [_u32(v, 0xFFFFFFFF) for v in values]
         setattr(image, name, wire)
-    if now[-1] != before[-1]:
+    if any(now[i][-1] != handed[i][-1] for i in changed):
         image.nbl_statuses = [
             NblStatus(nbl_ids.get(id(nbl), 0), _u32(nbl.status))
-            for nbl in block.net_buffer_list_chain or ()
+            for i in changed
+            for nbl in blocks[i].net_buffer_list_chain or ()
         ]
+    return image

@@ -9,8 +9,10 @@ Pointer values (contexts, handles, reserved words) travel as strings, never as J
 numbers: a parser that keeps numbers as doubles (cJSON) loses the bits above 2**53.
 Statuses are 32-bit ``NDIS_STATUS`` values; a negative number is the value of a signed C
 ``int`` and is masked to 32 bits. Byte strings (MAC and IP addresses, send data) are
-base64. Blocks are named by their position in the depth-first, breadth-next order of the
-tree as handed over.
+base64. A tree and its image travel as columns, entry ``i`` of each being block ``i`` in
+the depth-first, breadth-next order of the tree as handed over (the in-process snapshot
+keeps columns for the same reason: a 100,000-block tree is a few list operations, not
+100,000 objects); links name blocks by that position.
 """
 
 from __future__ import annotations
@@ -36,10 +38,10 @@ from pytest_offload.model import (
 __all__ = [
     "MAJOR",
     "PROTOCOL_VERSION",
-    "Block",
-    "BlockImage",
     "Capabilities",
+    "Image",
     "Incoming",
+    "Tree",
     "protocol_schema",
 ]
 
@@ -116,30 +118,34 @@ class Nbl(_Message):
     status: Status
 
 
-class Block(_Message):
-    """One NDIS_MINIPORT_OFFLOAD_BLOCK_LIST as handed over.
+class Tree(_Message, omit_defaults=True):
+    """The tree of one initiate as columns: entry ``i`` of every list is block ``i`` in
+    hand-over order (depth-first, breadth-next), so every list has ``count`` entries.
 
-    ``context_slot`` is false for a placeholder (MiniportOffloadContext is NULL); otherwise
-    ``context`` is the slot's value: null for a new offload, the context the target gave an
-    earlier object for a linker.
+    ``context_slot[i]`` is false for a placeholder (MiniportOffloadContext is NULL);
+    otherwise ``context[i]`` is the slot's value: null for a new offload, the context the
+    target gave an earlier object for a linker. ``state[i]`` is null on placeholders and
+    linkers. A column left out holds its default for every block: ``status`` PENDING
+    (259, as the host always hands a tree over), the pointers and reserved words NULL,
+    ``port_number`` 0, no ``net_buffer_list_chain``.
     """
 
-    position: Position
-    state_type: int
-    next_block: Position | None
-    dependent_block_list: Position | None
-    status: Status
-    context_slot: bool
-    context: Pointer | None
-    ndis_offload_handle: Pointer | None
-    source_handle: Pointer | None
-    port_number: U32
-    protocol_reserved: Words
-    miniport_reserved: Words
-    im_reserved: Words
-    scratch: Words
-    state: State | None
-    net_buffer_list_chain: list[Nbl] | None
+    count: Annotated[int, Meta(ge=1)]
+    state_type: list[int]
+    next_block: list[Position | None]
+    dependent_block_list: list[Position | None]
+    context_slot: list[bool]
+    context: list[Pointer | None]
+    ndis_offload_handle: list[Pointer | None]
+    state: list[State | None]
+    status: list[Status] | UnsetType = UNSET
+    source_handle: list[Pointer | None] | UnsetType = UNSET
+    port_number: list[U32] | UnsetType = UNSET
+    protocol_reserved: list[Words] | UnsetType = UNSET
+    miniport_reserved: list[Words] | UnsetType = UNSET
+    im_reserved: list[Words] | UnsetType = UNSET
+    scratch: list[Words] | UnsetType = UNSET
+    net_buffer_list_chain: list[list[Nbl] | None] | UnsetType = UNSET
 
 
 class NblStatus(_Message):
@@ -149,25 +155,26 @@ class NblStatus(_Message):
     status: Status
 
 
-class BlockImage(_Message, omit_defaults=True):
-    """What a target wrote into one block: its status, its context (a new offload), the
-    target-owned words, and any host-owned field it changed (INI-HOST-FIELDS-INTACT judges
-    those). A member left out is unchanged."""
+class Image(_Message, omit_defaults=True):
+    """What a target wrote into the tree, as columns of one entry per block (the tree's
+    ``count``): ``status`` always; ``context`` (null where it wrote none), and the
+    target-owned ``miniport_reserved``/``scratch`` when it uses them; a host-owned column
+    only when it changed a field of it (INI-HOST-FIELDS-INTACT judges those); the
+    statuses it wrote into NBLs in ``nbl_statuses``."""
 
-    position: Position
-    status: Status | UnsetType = UNSET
-    context: Pointer | UnsetType | None = UNSET
-    miniport_reserved: Words | UnsetType = UNSET
-    scratch: Words | UnsetType = UNSET
-    state_type: int | UnsetType = UNSET
-    next_block: Position | UnsetType | None = UNSET
-    dependent_block_list: Position | UnsetType | None = UNSET
-    ndis_offload_handle: Pointer | UnsetType | None = UNSET
-    source_handle: Pointer | UnsetType | None = UNSET
-    port_number: U32 | UnsetType = UNSET
-    protocol_reserved: Words | UnsetType = UNSET
-    im_reserved: Words | UnsetType = UNSET
-    state: State | UnsetType | None = UNSET
+    status: list[Status]
+    context: list[Pointer | None] | UnsetType = UNSET
+    miniport_reserved: list[Words] | UnsetType = UNSET
+    scratch: list[Words] | UnsetType = UNSET
+    state_type: list[int] | UnsetType = UNSET
+    next_block: list[Position | None] | UnsetType = UNSET
+    dependent_block_list: list[Position | None] | UnsetType = UNSET
+    ndis_offload_handle: list[Pointer | None] | UnsetType = UNSET
+    source_handle: list[Pointer | None] | UnsetType = UNSET
+    port_number: list[U32] | UnsetType = UNSET
+    protocol_reserved: list[Words] | UnsetType = UNSET
+    im_reserved: list[Words] | UnsetType = UNSET
+    state: list[State | None] | UnsetType = UNSET
     nbl_statuses: list[NblStatus] | UnsetType = UNSET
 
 
@@ -208,17 +215,17 @@ class HandshakeResult(_Message):
 
 
 class InitiateParams(_Message):
-    """MiniportInitiateOffload: the whole tree, every block in hand-over order."""
+    """MiniportInitiateOffload: the whole tree, as columns in hand-over order."""
 
     initiate: InitiateId
-    blocks: list[Block]
+    tree: Tree
 
 
 class InitiateCompleteParams(_Message):
-    """NdisMInitiateOffloadComplete: the image of the blocks the target wrote."""
+    """NdisMInitiateOffloadComplete: what the target wrote into the tree."""
 
     initiate: InitiateId
-    blocks: list[BlockImage]
+    image: Image
 
 
 class SendCompleteParams(_Message):

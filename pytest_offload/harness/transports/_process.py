@@ -41,7 +41,7 @@ from pytest_offload.harness.transports._codec import (
     PointerTable,
     WireError,
     apply_image,
-    encode_blocks,
+    encode_tree,
     nbl_hook,
     nbl_ref_hook,
     status_from_wire,
@@ -58,6 +58,7 @@ from pytest_offload.harness.transports._messages import (
     InitiateRequest,
     ResetRequest,
     SendCompleteParams,
+    Tree,
 )
 from pytest_offload.model import OffloadCapabilities, iter_depth_first
 
@@ -350,7 +351,7 @@ class ProcessTargetFactory:
     ) -> _Record:
         child = case.child
         blocks = [block for block, *_ in iter_depth_first(root)]
-        wire, nbls = encode_blocks(blocks, case.table, case.nbl_ids, self._next_nbl)
+        wire, nbls = encode_tree(blocks, case.table, case.nbl_ids, self._next_nbl)
         with self._lock:
             initiate = next(self._initiates)
             self._issued = initiate
@@ -368,9 +369,7 @@ class ProcessTargetFactory:
         self._send_initiate(case, record, wire, nbls)
         return record
 
-    def _send_initiate(
-        self, case: ProcessTarget, record: _Record, wire: list[Any], nbls: Any
-    ) -> None:
+    def _send_initiate(self, case: ProcessTarget, record: _Record, wire: Tree, nbls: Any) -> None:
         child = case.child
         initiate = record.initiate
         request_id = child.next_id()
@@ -524,7 +523,7 @@ class ProcessTargetFactory:
             return  # an initiate of a case already released: nobody judges it any more
         if record.case.child is not child:
             raise WireError(f"a completion for initiate {params.initiate} of another process")
-        apply_image(params.blocks, record.blocks, record.nbls, record.case.table)
+        apply_image(params.image, record.blocks, record.nbls, record.case.table)
         record.completed = True
         record.case.host.initiate_offload_complete(record.root)
 

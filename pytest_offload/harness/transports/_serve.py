@@ -23,7 +23,7 @@ from pytest_offload.harness.transports._codec import (
     SERVE_BASE,
     PointerTable,
     WireError,
-    decode_blocks,
+    decode_tree,
     host_fields,
     image_of,
     nbl_hook,
@@ -32,7 +32,6 @@ from pytest_offload.harness.transports._codec import (
 from pytest_offload.harness.transports._messages import (
     MAJOR,
     PROTOCOL_VERSION,
-    BlockImage,
     Capabilities,
     HandshakeResult,
     InitiateCompleteNotification,
@@ -91,12 +90,12 @@ class _ServeHost:
             served = found[0] if found else (self.initiates[0] if self.initiates else None)
         if served is None:
             return
-        images: list[BlockImage] = image_of(served.blocks, served.handed, self.nbl_ids, self.table)
+        image = image_of(served.blocks, served.handed, self.nbl_ids, self.table)
         self.server.send(
             InitiateCompleteNotification(
                 "2.0",
                 "initiate_offload_complete",
-                InitiateCompleteParams(served.initiate, images),
+                InitiateCompleteParams(served.initiate, image),
             ),
             self.nbl_ids,
         )
@@ -196,7 +195,7 @@ class _Server:
         try:
             raw = msgspec.json.decode(line, type=dict[str, msgspec.Raw])["params"]
             params = _INITIATE.decode(raw)
-            blocks, nbls = decode_blocks(params.blocks, host.table)
+            blocks, nbls = decode_tree(params.tree, host.table)
         except (msgspec.MsgspecError, KeyError, WireError) as exc:
             self.error(request_id, -32602, f"invalid initiate_offload: {exc}")
             return
