@@ -42,7 +42,19 @@ class Broken(Simulator):
             return {**super().handshake(params), "capabilities": {"support_ipv4": "yes"}}
         return super().handshake(params)
 
+    def handle(self, message: dict[str, Any]) -> bool:
+        going = bool(super().handle(message))
+        if message.get("method") == "reset" and MODE == "noise-after-reset":
+            self.out.write("ready\n")  # on stdout, between cases
+            self.out.flush()
+        return going
+
     def send(self, message: dict[str, Any]) -> None:
+        if MODE == "closeout" and message.get("method") == "initiate_offload_complete":
+            self.initiates += 1
+            if self.initiates >= 2:
+                os.close(1)  # can no longer answer, but keeps running
+                time.sleep(3600)
         if message.get("method") != "initiate_offload_complete":
             super().send(message)
             return

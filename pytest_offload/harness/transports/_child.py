@@ -309,12 +309,19 @@ class ChildProcess:
     def _exited(self, partial: bytes) -> None:
         """stdout is closed: wait for the exit status, tell the listener, fail every call."""
         try:
-            code = self.process.wait(1.0)
+            code: int | None = self.process.wait(0.2)
         except subprocess.TimeoutExpired:
             code = None
+        if code is None:
+            # It can no longer answer: end it now, so that the verdict (a crash) does not
+            # depend on how long it would have kept running.
+            with contextlib.suppress(OSError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(2.0)
         self._stderr_thread.join(0.5)
         if code is None:
-            description = "closed its stdout but is still running"
+            description = "closed its stdout while still running (the suite ended it)"
         elif code < 0:
             try:
                 name = signal.Signals(-code).name

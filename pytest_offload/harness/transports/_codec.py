@@ -493,6 +493,8 @@ def _apply_contexts(
         block = blocks[i]
         slot = block.miniport_offload_context
         if slot is None:
+            if value == 0:
+                continue  # NULL for a placeholder: nothing written
             # A placeholder has no slot: a context for it changes a host-owned field.
             block.miniport_offload_context = ContextSlot(value)
         elif not _same(slot.value, value):

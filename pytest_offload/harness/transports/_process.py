@@ -202,15 +202,30 @@ class ProcessTargetFactory:
         """A fresh target for one case (the host must be the suite's RecordingHost)."""
         recording: RecordingHost = host  # type: ignore[assignment]
         timeout = float(getattr(host, "timeout", 2.0))
+        # Every case starts with a reset, on a reused child and on a new one alike, so
+        # that what a target does after a reset happens in every case (and replays).
+        late: str | None = None
         while True:
             with self._lock:
                 child = self._idle.pop() if self._idle else None
+            fresh = child is None
             if child is None:
                 child = self._spawn()
+            problem = self._reset(child, timeout)
+            if problem is None:
                 break
-            if self._reset(child, timeout):
+            if fresh:
+                # A new child that fails its first reset: judged, not retried forever.
+                with self._lock:
+                    self._early.setdefault(child, []).append(problem)
                 break
+            late = problem
             self._end(child)
+        if late is not None:
+            with self._lock:
+                self._early.setdefault(child, []).insert(
+                    0, f"{late}; the process was ended and a new one started"
+                )
         assert self.capabilities is not None
         case = ProcessTarget(self, child, recording, self.capabilities)
         with self._lock:
@@ -306,16 +321,22 @@ class ProcessTargetFactory:
                 self.capabilities = capabilities
                 self.identity = (result.name, result.version)
 
-    def _reset(self, child: ChildProcess, timeout: float) -> bool:
+    def _reset(self, child: ChildProcess, timeout: float) -> str | None:
+        """Reset ``child``; what went wrong (a protocol error to report), or ``None``."""
         if not child.alive:
-            return False
+            return f"the target process {child.exit_description} between cases"
         request_id = child.next_id()
         payload = msgspec.json.encode(ResetRequest("2.0", request_id, "reset", Empty()))
+        wait = max(timeout, 1.0)
         try:
-            child.wait(child.call(request_id, "reset", payload), max(timeout, 1.0))
-        except (TimeoutError, ChildDied, RpcFailure):
-            return False
-        return True
+            child.wait(child.call(request_id, "reset", payload), wait)
+        except TimeoutError:
+            return f"no answer to reset within {wait:g} s"
+        except ChildDied:
+            return f"the target process {child.exit_description} when asked to reset"
+        except RpcFailure as exc:
+            return f"reset answered with an error: {exc.error.message}"
+        return None
 
     def _end(self, child: ChildProcess) -> None:
         child.kill()
