@@ -25,6 +25,7 @@ from pytest_offload.harness.transports._codec import (
     image_of,
     nbl_hook,
     nbl_ref_hook,
+    pointers_from_wire,
     status_from_wire,
 )
 from pytest_offload.harness.transports._messages import (
@@ -179,6 +180,11 @@ def test_pointers_travel_as_strings_and_keep_every_bit() -> None:
     assert table.from_wire(table.to_wire(thing)) is thing
     context = ["a context object"]
     assert table.from_wire(table.to_wire(context)) is context
+    assert pointers_from_wire([]) == []
+    assert pointers_from_wire(["0x1", "0XfF"]) == [1, 255]
+    for bad in ("31", "0x", "0x" + "1" * 17, "0x1\n0x2", "0xg"):
+        with pytest.raises(WireError, match="not a pointer|malformed"):
+            pointers_from_wire([bad])
 
 
 def test_a_block_position_out_of_range_or_a_short_column_is_a_wire_error() -> None:

@@ -180,7 +180,8 @@ class Simulator:
         if context is not None:
             self.linker(position, depth, context)
             return
-        state = tree["state"][position]
+        k = tree["state"][position]  # an index into tree["states"] (each sent once)
+        state = None if k is None else tree["states"][k]
         if state is None or state["kind"] != LAYER_KINDS[depth] or (depth and parent_placeholder):
             self.fail(position, FAILURE)  # a new offload without its state or its parent
             return

@@ -14,6 +14,7 @@ something unusual (a pointer to make up, send data, a changed host field).
 from __future__ import annotations
 
 import operator
+import re
 from dataclasses import replace
 from itertools import compress, repeat
 from operator import attrgetter, is_not
@@ -21,7 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from pytest_offload.harness._snapshot import HOST_FIELD_NAMES, TARGET_FIELD_NAMES
 from pytest_offload.harness.transports._messages import (
+    POINTER_PATTERN,
     Image,
     NblStatus,
     NeighborState,
@@ -44,6 +47,8 @@ from pytest_offload.model import (
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from pytest_offload.harness._snapshot import TreeSnapshot
 
 __all__ = [
     "PointerTable",
@@ -77,8 +82,37 @@ def status_from_wire(value: int) -> object:
 
 
 def pointer_from_wire(text: str) -> int:
-    """The value of a pointer string (``0x`` and at most 16 hex digits: the schema's)."""
-    return int(text, 16)
+    """The value of a pointer string (``0x`` and 1 to 16 hex digits, the schema's form).
+
+    Raises:
+        WireError: any other string.
+    """
+    return pointers_from_wire([text])[0]
+
+
+_POINTERS = re.compile(r"(?:0[xX][0-9a-fA-F]{1,16}\n)*")
+
+
+def pointers_from_wire(texts: list[str]) -> list[int]:
+    """The values of pointer strings, checked against the schema's form in one regular
+    expression pass over the whole column.
+
+    Raises:
+        WireError: naming the first string that is not a pointer.
+    """
+    if not texts:
+        return []
+    try:
+        if _POINTERS.fullmatch("\n".join(texts) + "\n") is not None:
+            return list(map(int, texts, repeat(16)))
+    except (TypeError, ValueError):
+        pass
+    for text in texts:
+        if not isinstance(text, str) or not re.fullmatch(POINTER_PATTERN, text):
+            raise WireError(
+                f"{text!r} is not a pointer: 0x and 1 to 16 hex digits (docs/protocol.md)"
+            )
+    raise WireError(f"malformed pointers: {texts[:3]!r}")
 
 
 class PointerTable:
@@ -96,6 +130,7 @@ class PointerTable:
         self._next = base
         #: Pointers the other side handed out (so that a made-up one never equals them).
         self.seen: set[int] = set()
+        self._seen_lists: list[list[int]] = []
 
     def to_wire(self, value: object) -> str | None:
         if value is None:
@@ -119,8 +154,17 @@ class PointerTable:
         """Name ``objects`` by ``addresses`` (their ids) on the wire."""
         self._objects.update(zip(addresses, objects, strict=True))
 
+    def saw(self, values: list[int]) -> None:
+        """Pointers the other side handed out (kept as the lists they came in: looked at
+        only when a pointer must be made up)."""
+        self._seen_lists.append(values)
+
     def fresh(self) -> int:
         """A pointer value nobody has handed out."""
+        if self._seen_lists:
+            for values in self._seen_lists:
+                self.seen.update(values)
+            self._seen_lists.clear()
         while True:
             self._next += 0x10
             if self._next not in self.seen and self._next not in self._objects:
@@ -156,6 +200,16 @@ _STATE_CACHE_SIZE = 1 << 16
 
 
 # -- the suite side ----------------------------------------------------------------------
+
+
+def _state_table(column: list[object]) -> tuple[list[int | None], list[Any]]:
+    """The state column as indexes into a table of distinct states (by identity), and the
+    table: a state shared by many blocks (as a spec's are) is encoded and sent once."""
+    ids = list(map(id, column))
+    distinct = dict(zip(ids, column, strict=True))  # first-seen order, one per identity
+    distinct.pop(id(None), None)
+    index = dict(zip(distinct, range(len(distinct)), strict=True))
+    return list(map(index.get, ids)), _states(list(distinct.values()))
 
 
 def _states(states: list[object]) -> list[State | msgspec.Raw | None]:
@@ -220,7 +274,8 @@ _GET = {
     )
 }
 _PAIR: list[None] = [None, None]
-_HEX = "0x{:x}".format
+_PAIR_T = (None, None)
+_HEX = hex  # "0x..." in lower case, at C speed
 
 
 def _ints(values: list[object], default: int) -> list[int]:
@@ -236,30 +291,42 @@ def _ints(values: list[object], default: int) -> list[int]:
 
 def _pointers(values: list[object], table: PointerTable) -> list[str | None]:
     """The wire pointers of a column of values; NULL stays null."""
-    out: list[str | None] = [None] * len(values)
-    present = list(compress(range(len(values)), map(is_not, values, repeat(None))))
-    if not present:
-        return out
-    chosen = [values[i] for i in present]
-    if all(map(operator.is_, map(type, chosen), repeat(object))):
+    mask = list(map(is_not, values, repeat(None)))
+    chosen = list(compress(values, mask))
+    if not chosen:
+        return [None] * len(values)
+    if set(map(type, chosen)) == {object}:
         # The host's handles: bare objects, named by their address (unique while the tree
-        # holds them), registered so that an echoed handle comes back as the same object.
-        addresses = list(map(id, chosen))
-        table.register(addresses, chosen)
-        for i, text in zip(present, map(_HEX, addresses), strict=True):
+        # holds them); an image that echoes one is mapped back through the blocks
+        # (apply_image), so it comes back as the same object.
+        texts = list(map(_HEX, map(id, values)))
+        return list(map({_HEX(id(None)): None}.get, texts, texts))  # NULL stays null
+    out: list[str | None] = [None] * len(values)
+    present = compress(range(len(values)), mask)
+    if set(map(type, chosen)) == {int} and min(chosen) > 0 and max(chosen) < _WORD:  # type: ignore[type-var, operator]
+        # Pointers the target handed out (linkers' contexts): their own values.
+        for i, text in zip(present, map(_HEX, chosen), strict=True):  # type: ignore[arg-type]
             out[i] = text
         return out
-    for i, value in zip(present, chosen, strict=True):
-        out[i] = table.to_wire(value)
+    for i in present:
+        out[i] = table.to_wire(values[i])
     return out
+
+
+def _unused(values: list[object]) -> bool:
+    """Whether a column holds two NULL words for every block (lists, or the snapshot's
+    tuples), in C-level passes."""
+    return all(map(operator.eq, values, repeat(_PAIR))) or all(
+        map(operator.eq, values, repeat(_PAIR_T))
+    )
 
 
 def _words(values: list[object], table: PointerTable) -> list[Any]:
     """A column of reserved-word pairs; the common all-NULL column costs one comparison
     per block, in C."""
-    if all(map(operator.eq, values, repeat(_PAIR))):
+    if _unused(values):
         return [_PAIR] * len(values)
-    return [_PAIR if v == _PAIR else table.words_to_wire(v) for v in values]
+    return [_PAIR if v in (_PAIR, _PAIR_T) else table.words_to_wire(v) for v in values]
 
 
 def _links(values: list[object], position: dict[int, int]) -> list[int | None]:
@@ -272,6 +339,8 @@ def encode_tree(
     table: PointerTable,
     nbl_ids: dict[int, int],
     next_nbl: Any,
+    *,
+    snapshot: TreeSnapshot | None = None,
 ) -> tuple[Tree, dict[int, NetBufferList]]:
     """The tree as columns in hand-over order, and its NBLs by wire id.
 
@@ -280,10 +349,18 @@ def encode_tree(
     """
     blocks = list(blocks)
     n = len(blocks)
-    position = {id(b): i for i, b in enumerate(blocks)}
+    position = dict(zip(map(id, blocks), range(n), strict=True))
+    # The host's hand-over snapshot already holds every field as a column: reuse it.
+    image = snapshot.image if snapshot is not None else None
+    recorded: dict[str, list[object]] = {}
+    if image is not None:
+        recorded = dict(zip(HOST_FIELD_NAMES, image.host_columns, strict=True))
+        recorded.update(zip(TARGET_FIELD_NAMES, image.target_columns, strict=True))
+        recorded["status"] = image.statuses
 
     def column(name: str) -> list[object]:
-        return list(map(_GET[name], blocks))
+        found = recorded.get(name)
+        return found if found is not None else list(map(_GET[name], blocks))
 
     slots = column("miniport_offload_context")
     values: list[object] = [None] * n
@@ -310,7 +387,7 @@ def encode_tree(
         has_slot,
         _pointers(values, table),
         _pointers(column("ndis_offload_handle"), table),
-        _states(column("state")),  # type: ignore[arg-type]
+        *_state_table(column("state")),
     )
     # The columns that hold their default for every block stay off the wire.
     statuses = column("status")
@@ -324,7 +401,7 @@ def encode_tree(
         tree.port_number = _ints(ports, 0)
     for name in ("protocol_reserved", "miniport_reserved", "im_reserved", "scratch"):
         words = column(name)
-        if not all(map(operator.eq, words, repeat(_PAIR))):
+        if not _unused(words):
             setattr(tree, name, _words(words, table))
     if any(map(is_not, chains, repeat(None))):
         tree.net_buffer_list_chain = wire_chains
@@ -443,15 +520,14 @@ def apply_image(
         for entry in image.nbl_statuses:
             if entry.id not in nbls:
                 raise WireError(f"the image writes the status of NBL {entry.id}, not in the tree")
+    contexts = None if image.context is unset else _contexts(image.context, table)
     statuses = image.status
     if min(statuses, default=0) < 0:
         statuses = [v & 0xFFFFFFFF for v in statuses]
     members = list(map(_MEMBERS.get, statuses, statuses))
-    old_statuses = list(map(_GET["status"], blocks))
-    for i in compress(range(n), map(is_not, members, old_statuses)):
-        blocks[i].status = members[i]
-    if image.context is not unset:
-        _apply_contexts(image.context, blocks, table)
+    list(map(setattr, blocks, repeat("status"), members))
+    if contexts is not None:
+        _apply_contexts(contexts, blocks, table)
     for name in ("miniport_reserved", "scratch", "protocol_reserved", "im_reserved"):
         column = getattr(image, name)
         if column is not unset:
@@ -463,7 +539,10 @@ def apply_image(
     for name in ("ndis_offload_handle", "source_handle"):
         column = getattr(image, name)
         if column is not unset:
-            updates[name] = [table.from_wire(p) for p in column]
+            # The host's own objects, by the address they were sent under.
+            own = {id(v): v for v in map(_GET[name], blocks) if type(v) is object}
+            values = [table.from_wire(p) for p in column]
+            updates[name] = [own.get(v, v) if type(v) is int else v for v in values]
     if image.port_number is not unset:
         updates["port_number"] = list(image.port_number)
     if image.state is not unset:
@@ -482,22 +561,35 @@ def apply_image(
                 nbl.status = status
 
 
+def _contexts(column: list[str | None], table: PointerTable) -> tuple[list[int], list[object]]:
+    """The positions given a context and the context values (checked; none written)."""
+    mask = list(map(is_not, column, repeat(None)))
+    present = list(compress(range(len(column)), mask))
+    values = pointers_from_wire(list(compress(column, mask)))  # type: ignore[arg-type]
+    table.saw(values)
+    objects = table._objects
+    if not objects:
+        return present, values  # type: ignore[return-value]
+    return present, list(map(objects.get, values, values))  # a pointer of ours: the object
+
+
 def _apply_contexts(
-    column: list[str | None], blocks: Sequence[OffloadBlockList], table: PointerTable
+    found: tuple[list[int], list[object]], blocks: Sequence[OffloadBlockList], table: PointerTable
 ) -> None:
-    n = len(blocks)
-    for i in compress(range(n), map(is_not, column, repeat(None))):
-        value = table.from_wire(column[i])
-        if type(value) is int:
-            table.seen.add(value)
-        block = blocks[i]
-        slot = block.miniport_offload_context
+    present, contexts = found
+    if not present:
+        return
+    slots = list(map(_GET["miniport_offload_context"], map(blocks.__getitem__, present)))
+    if None not in slots:  # the common case: new offloads and linkers
+        list(map(setattr, slots, repeat("value"), contexts))
+        return
+    for i, slot, value in zip(present, slots, contexts, strict=True):
         if slot is None:
             if value == 0:
                 continue  # NULL for a placeholder: nothing written
             # A placeholder has no slot: a context for it changes a host-owned field.
-            block.miniport_offload_context = ContextSlot(value)
-        elif not _same(slot.value, value):
+            blocks[i].miniport_offload_context = ContextSlot(value)
+        else:
             slot.value = value
 
 
@@ -516,8 +608,10 @@ def decode_tree(
     unset = msgspec.UNSET
     for name in Tree.__struct_fields__:
         column = getattr(tree, name)
-        if name != "count" and column is not unset and len(column) != n:
+        if name not in ("count", "states") and column is not unset and len(column) != n:
             raise WireError(f"the tree's {name} has {len(column)} entries, count is {n}")
+    if any(k is not None and k >= len(tree.states) for k in tree.state):
+        raise WireError(f"a state index is out of range: the tree has {len(tree.states)} states")
     nulls: list[Any] = [None] * n
     pairs: list[Any] = [_PAIR] * n
 
@@ -566,7 +660,8 @@ def decode_tree(
     for i, block in enumerate(blocks):
         block.next_block = nexts[i]  # type: ignore[assignment]
         block.dependent_block_list = deps[i]  # type: ignore[assignment]
-        state = tree.state[i]
+        k = tree.state[i]
+        state = None if k is None else tree.states[k]
         if state is not None:
             block.state = _model_state(state, nbls)  # type: ignore[assignment]
     return blocks, nbls

@@ -371,8 +371,14 @@ class ProcessTargetFactory:
         self, case: ProcessTarget, root: OffloadBlockList, pending: PendingInitiate | None
     ) -> _Record:
         child = case.child
-        blocks = [block for block, *_ in iter_depth_first(root)]
-        wire, nbls = encode_tree(blocks, case.table, case.nbl_ids, self._next_nbl)
+        snapshot = pending.snapshot if pending is not None else None
+        if snapshot is not None:
+            blocks = snapshot.blocks  # the host's hand-over walk: its order, its columns
+        else:
+            blocks = [block for block, *_ in iter_depth_first(root)]
+        wire, nbls = encode_tree(
+            blocks, case.table, case.nbl_ids, self._next_nbl, snapshot=snapshot
+        )
         with self._lock:
             initiate = next(self._initiates)
             self._issued = initiate
