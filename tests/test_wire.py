@@ -183,7 +183,7 @@ def test_pointers_travel_as_strings_and_keep_every_bit() -> None:
     assert pointers_from_wire([]) == []
     assert pointers_from_wire(["0x1", "0XfF"]) == [1, 255]
     for bad in ("31", "0x", "0x" + "1" * 17, "0x1\n0x2", "0xg"):
-        with pytest.raises(WireError, match="not a pointer|malformed"):
+        with pytest.raises(WireError, match=r"not a pointer|malformed"):
             pointers_from_wire([bad])
 
 
