@@ -198,6 +198,15 @@ def test_a_block_position_out_of_range_or_a_short_column_is_a_wire_error() -> No
     assert all(b.status == NdisStatus.PENDING for b in blocks)  # nothing was written
 
 
+def test_a_state_that_is_no_state_structure_is_sent_as_none() -> None:
+    root = documented_example()
+    root.state = "not a state"  # type: ignore[assignment]
+    _, payload, _, _ = _send(root)
+    tree = json.loads(payload)["tree"]
+    assert tree["state"][0] is None
+    assert None not in tree["states"]
+
+
 def test_a_placeholder_given_a_context_changes_a_host_field() -> None:
     root = OffloadBlockList(4)
     blocks, _, table, nbls = _send(root)

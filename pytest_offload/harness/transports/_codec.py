@@ -208,6 +208,9 @@ def _state_table(column: list[object]) -> tuple[list[int | None], list[Any]]:
     ids = list(map(id, column))
     distinct = dict(zip(ids, column, strict=True))  # first-seen order, one per identity
     distinct.pop(id(None), None)
+    if not set(map(type, distinct.values())) <= _STATE_TYPES:
+        # Something that is no state structure (a hand-built tree): sent as no state.
+        distinct = {k: v for k, v in distinct.items() if type(v) in _STATE_TYPES}
     index = dict(zip(distinct, range(len(distinct)), strict=True))
     return list(map(index.get, ids)), _states(list(distinct.values()))
 
@@ -275,6 +278,7 @@ _GET = {
 }
 _PAIR: list[None] = [None, None]
 _PAIR_T = (None, None)
+_STATE_TYPES = frozenset({NeighborOffloadState, PathOffloadState, TcpOffloadState})
 _HEX = hex  # "0x..." in lower case, at C speed
 
 
