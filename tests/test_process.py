@@ -310,3 +310,63 @@ def test_no_child_survives_ctrl_c(pytester: pytest.Pytester, tmp_path: Path) -> 
             suite.kill()
     assert suite.returncode == pytest.ExitCode.INTERRUPTED
     assert alive(started(pids)) == []
+
+
+# -- a served Python target is judged as it is in-process -----------------------------------
+
+MUTATING = """
+import copy
+import os
+
+import reference_target
+
+
+class Mutating:
+    def __init__(self, host):
+        self.inner = reference_target.create_target(host)
+        self.capabilities = self.inner.capabilities
+        self.host = host
+
+    def initiate_offload(self, root):
+        blocks, stack = [], [root]
+        while stack:
+            block = stack.pop()
+            blocks.append(block)
+            stack += [b for b in (block.next_block, block.dependent_block_list) if b]
+        mode = os.environ["MUTATE"]
+        for block in blocks:
+            if mode == "chain" and block.net_buffer_list_chain:
+                block.net_buffer_list_chain = None
+            if mode == "state" and block.state is not None:
+                block.state = copy.deepcopy(block.state)
+        self.inner.initiate_offload(root)
+
+
+def create_target(host):
+    return Mutating(host)
+"""
+
+
+@pytest.mark.parametrize("mode", ["chain", "state"])
+def test_a_served_target_that_changes_a_host_field_is_judged_as_in_process(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    pytester.makepyfile(mutating=MUTATING)
+    os.environ["MUTATE"] = mode
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(pytester.path), os.environ.get("PYTHONPATH", "")]
+    )
+    try:
+        served_target = f"exec:{shlex.quote(sys.executable)} -m pytest_offload.cli serve mutating"
+        results = [
+            run(pytester, target, "--offload-budget=quick", "--offload-rules=INI-HOST*,WIRE*")
+            for target in ("mutating", served_target)
+        ]
+    finally:
+        del os.environ["MUTATE"]
+        os.environ["PYTHONPATH"] = os.environ["PYTHONPATH"].split(os.pathsep, 1)[1]
+        if not os.environ["PYTHONPATH"]:
+            del os.environ["PYTHONPATH"]
+    for result in results:
+        assert "FAILED" in line_of(result, "INI-HOST-FIELDS-INTACT"), result.stdout.str()
+    assert "PASSED" in line_of(results[1], "WIRE-PROTOCOL")

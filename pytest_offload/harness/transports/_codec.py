@@ -551,11 +551,29 @@ def apply_image(
         updates["port_number"] = list(image.port_number)
     if image.state is not unset:
         updates["state"] = [None if s is None else _model_state(s, nbls) for s in image.state]
+    if image.net_buffer_list_chain is not unset:
+        # The host's own NBLs by id; an id the suite never sent stands for an NBL that is
+        # not the host's (INI-HOST-FIELDS-INTACT judges the changed chain).
+        updates["net_buffer_list_chain"] = [
+            None if ids is None else tuple(nbls.get(k) or NetBufferList() for k in ids)
+            for ids in image.net_buffer_list_chain
+        ]
     for name, column in updates.items():
         getter = _GET[name]
         for block, value in zip(blocks, column, strict=True):
             old = getter(block)
-            if not _same(old, value):
+            if name == "net_buffer_list_chain":
+                if old is None and value is None:
+                    continue
+                if (
+                    old is not None
+                    and value is not None
+                    and len(old) == len(value)  # type: ignore[arg-type]
+                    and all(map(operator.is_, old, value))  # type: ignore[call-overload]
+                ):
+                    continue  # the same NBLs: no change
+                setattr(block, name, value)
+            elif not _same(old, value):
                 setattr(block, name, value)
     if image.nbl_statuses is not unset:
         for entry in image.nbl_statuses:
@@ -681,15 +699,19 @@ _HOST_FIELDS = (
     "protocol_reserved",
     "im_reserved",
     "state",
+    "net_buffer_list_chain",
 )
 
 
 def host_fields(block: OffloadBlockList) -> tuple[object, ...]:
-    """The host-owned fields of a block as handed over (copies of its arrays), to compare
-    with later by :func:`image_of`."""
+    """The host-owned fields of a block as handed over (copies of its arrays and chain),
+    to compare with later by :func:`image_of`."""
     values = [getattr(block, name, None) for name in _HOST_FIELDS]
     values[6] = tuple(values[6] or ())
     values[7] = tuple(values[7] or ())
+    chain = values[9]
+    if chain is not None:
+        values[9] = tuple(chain)
     nbls = block.net_buffer_list_chain or ()
     return (*values, tuple(nbl.status for nbl in nbls))
 
@@ -739,13 +761,31 @@ def image_of(
             wire = [table.words_to_wire(v) for v in values]
         elif name == "state":
             wire = [_wire_state(v) for v in values]
+        elif name == "net_buffer_list_chain":
+            wire = [
+                None if v is None else [_nbl_id(nbl_ids, nbl) for nbl in v]  # type: ignore[attr-defined]
+                for v in values
+            ]
         else:
             wire = [_u32(v, 0xFFFFFFFF) for v in values]
         setattr(image, name, wire)
     if any(now[i][-1] != handed[i][-1] for i in changed):
         image.nbl_statuses = [
-            NblStatus(nbl_ids.get(id(nbl), 0), _u32(nbl.status))
+            NblStatus(nbl_ids[id(nbl)], _u32(nbl.status))
             for i in changed
             for nbl in blocks[i].net_buffer_list_chain or ()
+            if id(nbl) in nbl_ids  # an NBL of the tree handed over (a new one: the chain)
         ]
     return image
+
+
+#: Where a serving side numbers NBLs the suite never sent (a served target's own copies):
+#: far above the suite's ids, so the suite sees them as NBLs that are not the host's.
+FOREIGN_NBL_BASE = 1 << 40
+
+
+def _nbl_id(nbl_ids: dict[int, int], nbl: object) -> int:
+    found = nbl_ids.get(id(nbl))
+    if found is None:
+        found = nbl_ids[id(nbl)] = FOREIGN_NBL_BASE + len(nbl_ids)
+    return found

@@ -75,7 +75,10 @@ Position = Annotated[int, Meta(ge=0, description="A block's position in hand-ove
 RequestId = Annotated[int, Meta(ge=1)]
 InitiateId = Annotated[int, Meta(ge=1, description="Names one initiate, unique per process.")]
 NblId = Annotated[int, Meta(ge=1, description="Names one NET_BUFFER_LIST, unique per process.")]
-Words = list[Pointer | None]
+Words = Annotated[
+    list[Pointer | None],
+    Meta(min_length=2, max_length=2, description="Two pointer-sized words (PVOID[2])."),
+]
 
 
 class _Message(Struct, forbid_unknown_fields=True, omit_defaults=False):
@@ -180,6 +183,7 @@ class Image(_Message, omit_defaults=True):
     protocol_reserved: list[Words] | UnsetType = UNSET
     im_reserved: list[Words] | UnsetType = UNSET
     state: list[State | None] | UnsetType = UNSET
+    net_buffer_list_chain: list[list[NblId] | None] | UnsetType = UNSET
     nbl_statuses: list[NblStatus] | UnsetType = UNSET
 
 

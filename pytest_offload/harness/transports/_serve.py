@@ -20,6 +20,7 @@ import msgspec
 
 from pytest_offload._version import __version__
 from pytest_offload.harness.transports._codec import (
+    FOREIGN_NBL_BASE,
     SERVE_BASE,
     PointerTable,
     WireError,
@@ -121,7 +122,10 @@ class _Server:
         self.target: Any = None
 
     def send(self, message: object, nbl_ids: dict[int, int] | None = None) -> None:
-        payload = msgspec.json.encode(message, enc_hook=nbl_hook(nbl_ids or {}))
+        ids = nbl_ids if nbl_ids is not None else {}
+        payload = msgspec.json.encode(
+            message, enc_hook=nbl_hook(ids, lambda: FOREIGN_NBL_BASE + len(ids))
+        )
         with self.write_lock:
             self.out.write(payload + b"\n")
             self.out.flush()
