@@ -4,6 +4,7 @@
 - ``catalogue [rules|status]``: print a generated docs page.
 - ``serve MODULE[:FACTORY]``: serve a Python target over the process protocol on stdio.
 - ``protocol-schema``: print the JSON Schema of every protocol message.
+- ``include-dir``: print the directory of the user-mode ``ndischimney.h`` (for ``-I``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import jsonschema
 import pytest_offload
 from pytest_offload.harness import TargetLoadError, load_factory
 from pytest_offload.harness.transports import protocol_schema, serve
+from pytest_offload.harness.transports.native import include_dir
 from pytest_offload.report import (
     catalogue_hash,
     certificate_hash,
@@ -184,6 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "protocol-schema", help="print the JSON Schema of every process protocol message"
     )
+    commands.add_parser(
+        "include-dir",
+        help="print the directory of ndischimney.h and ndis.h, e.g. gcc -I$(pytest-offload "
+        "include-dir) -mms-bitfields",
+    )
     args = parser.parse_args(argv)
     if args.command == "catalogue":
         print(render() if args.page == "rules" else render_status_codes(), end="")
@@ -192,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         return serve_command(args.target)
     if args.command == "protocol-schema":
         print(json.dumps(protocol_schema(), indent=2))
+        return 0
+    if args.command == "include-dir":
+        print(include_dir())
         return 0
     return verify(args.certificate, rerun=not args.no_rerun)
 
