@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import ctypes
 import shutil
 import subprocess
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import given, settings
 
+from pytest_offload import NeighborOffloadState, PathOffloadState, TcpOffloadState
 from pytest_offload.cli import main
 from pytest_offload.harness.transports.native import LAYOUT, include_dir, state_stride
+from pytest_offload.harness.transports.native._marshal import marshal
+from pytest_offload.model import iter_depth_first
+from pytest_offload.strategies import tree_specs
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -123,3 +129,119 @@ def test_include_dir_names_the_shipped_headers(capsys: pytest.CaptureFixture[str
     assert printed == str(include_dir())
     assert (include_dir() / "ndischimney.h").is_file()
     assert (include_dir() / "ndis.h").is_file()
+
+
+# -- a tree in C memory, walked by C code built against the header -------------------------
+
+WALKER = r"""
+#include <ndischimney.h>
+
+/* Walks the tree as a driver would: sums what it reads, writes statuses and contexts. */
+static ULONG64 Visit(PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST block, int depth) {
+    ULONG64 sum = 0;
+    for (; block != NULL; block = block->NextBlock) {
+        PUCHAR state = (PUCHAR)(block + 1);
+        sum += block->Header.Type;
+        if (block->MiniportOffloadContext != NULL && *block->MiniportOffloadContext == NULL) {
+            if (block->Header.Type == TcpOffloadState) {
+                PTCP_OFFLOAD_STATE_CONST c = (PTCP_OFFLOAD_STATE_CONST)state;
+                PTCP_OFFLOAD_STATE_CACHED k =
+                    (PTCP_OFFLOAD_STATE_CACHED)(state + c->Header.Length);
+                PTCP_OFFLOAD_STATE_DELEGATED d =
+                    (PTCP_OFFLOAD_STATE_DELEGATED)((PUCHAR)k + k->Header.Length);
+                sum += (ULONG64)c->RemotePort + c->LocalPort;
+                sum += (ULONG64)c->RcvWindScale + 16u * c->SndWindScale;
+                sum += (ULONG64)k->InitialRcvWnd + k->TtlOrHopLimit;
+                sum += (ULONG64)k->FlowLabel + k->UserPriority;
+                sum += (ULONG64)d->State + d->CWnd + d->Retransmit.TimeoutDelta;
+                for (PNET_BUFFER_LIST nbl = block->NetBufferListChain; nbl != NULL;
+                     nbl = NET_BUFFER_LIST_NEXT_NBL(nbl)) {
+                    sum += nbl->DataLength;
+                }
+            } else if (block->Header.Type == Ip4OffloadState ||
+                       block->Header.Type == Ip6OffloadState) {
+                PPATH_OFFLOAD_STATE_CONST c = (PPATH_OFFLOAD_STATE_CONST)state;
+                PPATH_OFFLOAD_STATE_CACHED k =
+                    (PPATH_OFFLOAD_STATE_CACHED)(state + c->Header.Length);
+                sum += (ULONG64)c->SourceAddress[0] + c->DestinationAddress[3] + k->PathMtu;
+            } else if (block->Header.Type == NeighborOffloadState) {
+                PNEIGHBOR_OFFLOAD_STATE_CONST c = (PNEIGHBOR_OFFLOAD_STATE_CONST)state;
+                sum += (ULONG64)c->VlanId + c->DlSourceAddress[5];
+            }
+            *block->MiniportOffloadContext = (PVOID)block;
+        }
+        block->Status = depth == 2 ? NDIS_STATUS_OFFLOAD_TCP_ENTRIES : NDIS_STATUS_SUCCESS;
+        sum += Visit(block->DependentBlockList, depth + 1);
+    }
+    return sum;
+}
+
+ULONG64 Walk(PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST root) { return Visit(root, 0); }
+"""
+
+
+def _expected_sum(blocks: list[Any]) -> int:
+    total = 0
+    for block in blocks:
+        total += int(block.state_type)
+        state = block.state
+        if block.miniport_offload_context is None or block.miniport_offload_context.value:
+            continue
+        if isinstance(state, TcpOffloadState):
+            c, k, d = state.const, state.cached, state.delegated
+            total += c.remote_port + c.local_port + c.rcv_wind_scale + 16 * c.snd_wind_scale
+            total += k.initial_rcv_wnd + k.ttl_or_hop_limit + k.flow_label + k.user_priority
+            total += int(d.state) + d.cwnd + d.retransmit.timeout_delta
+            total += sum(len(n.data) for n in block.net_buffer_list_chain or ())
+        elif isinstance(state, PathOffloadState):
+            total += state.const.source_address[0] + state.const.destination_address[3]
+            total += state.cached.path_mtu
+        elif isinstance(state, NeighborOffloadState):
+            total += state.const.vlan_id + state.const.dl_source_address[5]
+    return total
+
+
+@pytest.fixture(scope="module")
+def walker(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    if GCC is None:
+        pytest.skip("gcc is not installed (.ci/run installs it)")
+    where = tmp_path_factory.mktemp("walker")
+    (where / "walker.c").write_text(WALKER, encoding="utf-8")
+    subprocess.run(
+        [GCC, "-std=c11", "-Wall", "-Werror", "-mms-bitfields", "-shared", "-fPIC",
+         f"-I{include_dir()}", str(where / "walker.c"), "-o", str(where / "walker.so")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    library = ctypes.CDLL(str(where / "walker.so"))
+    library.Walk.restype = ctypes.c_uint64
+    library.Walk.argtypes = [ctypes.c_void_p]
+    return library
+
+
+@settings(max_examples=40, deadline=None)
+@given(tree_specs(max_neighbors=2))
+def test_a_marshalled_tree_is_what_c_code_reads_and_writes(walker: Any, spec: Any) -> None:
+    root = spec.build(lambda layer, index: 0x7000 + index)
+    blocks = [b for b, *_ in iter_depth_first(root)]
+    tree = marshal(blocks)
+    assert walker.Walk(tree.root) == _expected_sum(blocks)
+    snapshot_depths = {id(b): d for b, d in _depths(root)}
+    for i, block in enumerate(blocks):
+        expected = 0xC0231004 if snapshot_depths[id(block)] == 2 else 0
+        assert tree.status(i) == expected
+        assert tree.guard_intact(i)
+        if (
+            block.miniport_offload_context is not None
+            and block.miniport_offload_context.value is None
+        ):
+            assert tree.context(i) == tree.address(tree.blocks[i])  # the C code's context
+
+
+def _depths(root: Any) -> list[tuple[Any, int]]:
+    out: list[tuple[Any, int]] = []
+    depth_of: dict[int, int] = {}
+    for block, _, parent, _ in iter_depth_first(root):
+        depth = 0 if parent < 0 else depth_of[parent] + 1
+        depth_of[len(out)] = depth
+        out.append((block, depth))
+    return out
