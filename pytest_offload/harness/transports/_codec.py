@@ -150,10 +150,6 @@ class PointerTable:
             self._objects[fake] = value
         return text
 
-    def register(self, addresses: list[int], objects: list[object]) -> None:
-        """Name ``objects`` by ``addresses`` (their ids) on the wire."""
-        self._objects.update(zip(addresses, objects, strict=True))
-
     def saw(self, values: list[int]) -> None:
         """Pointers the other side handed out (kept as the lists they came in: looked at
         only when a pointer must be made up)."""
@@ -178,7 +174,7 @@ class PointerTable:
         return value if found is _MISSING else found
 
     def words_to_wire(self, words: object) -> list[str | None]:
-        if words == _UNUSED:  # the common case: two NULL words
+        if words == _PAIR:  # the common case: two NULL words
             return [None, None]
         try:
             return [self.to_wire(w) for w in words]  # type: ignore[attr-defined]
@@ -190,7 +186,9 @@ class PointerTable:
 
 
 _MISSING = object()
-_UNUSED = [None, None]
+#: Two NULL words, as a reserved array holds them unused (and a snapshot's frozen copy).
+_PAIR: list[None] = [None, None]
+_PAIR_T = (None, None)
 #: Encoded states by identity (states are frozen; trees built from one spec share them):
 #: a state without NBLs is encoded once. Entries keep their state alive, so an id is never
 #: reused while cached; the cache is emptied when full.
@@ -276,8 +274,6 @@ _GET = {
         "net_buffer_list_chain",
     )
 }
-_PAIR: list[None] = [None, None]
-_PAIR_T = (None, None)
 _STATE_TYPES = frozenset({NeighborOffloadState, PathOffloadState, TcpOffloadState})
 _HEX = hex  # "0x..." in lower case, at C speed
 
@@ -334,8 +330,7 @@ def _words(values: list[object], table: PointerTable) -> list[Any]:
 
 
 def _links(values: list[object], position: dict[int, int]) -> list[int | None]:
-    found = list(map(position.get, map(id, values)))  # None (id(None)) is never a block
-    return found
+    return list(map(position.get, map(id, values)))  # None (id(None)) is never a block
 
 
 def encode_tree(
@@ -689,17 +684,13 @@ def decode_tree(
     return blocks, nbls
 
 
-_HOST_FIELDS = (
-    "next_block",
-    "dependent_block_list",
-    "state_type",
-    "ndis_offload_handle",
-    "source_handle",
-    "port_number",
-    "protocol_reserved",
-    "im_reserved",
-    "state",
-    "net_buffer_list_chain",
+#: The host-owned fields a served target may change, as the snapshot names them (its
+#: context slot is the ``context`` column of the image, not one of these).
+_HOST_FIELDS = tuple(name for name in HOST_FIELD_NAMES if name != "miniport_offload_context")
+#: Fields copied at hand-over, so that a target writing into the array or chain shows.
+_COPIED = tuple(
+    _HOST_FIELDS.index(name)
+    for name in ("protocol_reserved", "im_reserved", "net_buffer_list_chain")
 )
 
 
@@ -707,11 +698,9 @@ def host_fields(block: OffloadBlockList) -> tuple[object, ...]:
     """The host-owned fields of a block as handed over (copies of its arrays and chain),
     to compare with later by :func:`image_of`."""
     values = [getattr(block, name, None) for name in _HOST_FIELDS]
-    values[6] = tuple(values[6] or ())
-    values[7] = tuple(values[7] or ())
-    chain = values[9]
-    if chain is not None:
-        values[9] = tuple(chain)
+    for k in _COPIED:
+        if values[k] is not None:
+            values[k] = tuple(values[k])  # type: ignore[arg-type]
     nbls = block.net_buffer_list_chain or ()
     return (*values, tuple(nbl.status for nbl in nbls))
 
@@ -742,8 +731,8 @@ def image_of(
         image.context = contexts
     for name in ("miniport_reserved", "scratch"):
         words = [_safe(b, name) for b in blocks]
-        if not all(map(operator.eq, words, repeat(_PAIR))):
-            setattr(image, name, [table.words_to_wire(w) for w in words])
+        if not _unused(words):
+            setattr(image, name, _words(words, table))
     now = [host_fields(b) for b in blocks]
     changed = [i for i in range(len(blocks)) if not _same(now[i], handed[i])]
     if not changed:
