@@ -39,6 +39,7 @@ from tests.support import (
     T2,
     T3,
     Behaviour,
+    FnTarget,
     chain3,
     documented_example,
     judge,
@@ -565,18 +566,10 @@ def malformed_offloaded() -> CheckReport:
     return judge(_malformed_tree(), write(statuses))
 
 
-class _WireTarget:
+class _WireTarget(FnTarget):
     """A hand-built stand-in for a process target: judged as one that crossed a wire."""
 
     offload_transport = "process"
-
-    def __init__(self, host: RecordingHost, behaviour: Behaviour) -> None:
-        self.host = host
-        self.behaviour = behaviour
-        self.capabilities = CAPS
-
-    def initiate_offload(self, root: OffloadBlockList) -> None:
-        self.behaviour(self.host, root)
 
 
 def _over_the_wire(behaviour: Behaviour) -> CheckReport:

@@ -23,12 +23,25 @@ from typing import TYPE_CHECKING, Any, Protocol
 import msgspec
 
 from pytest_offload.harness._host import never_join
-from pytest_offload.harness.transports._messages import Incoming, RpcError
+from pytest_offload.harness.transports._messages import (
+    Empty,
+    Incoming,
+    RpcError,
+    ShutdownRequest,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["BASE_LIMIT", "ChildDied", "ChildProcess", "Listener", "end_all", "quote"]
+__all__ = [
+    "BASE_LIMIT",
+    "ChildDied",
+    "ChildProcess",
+    "Listener",
+    "end_all",
+    "initiate_named",
+    "quote",
+]
 
 #: The size limit of one message from a target, before the trees in flight add to it.
 BASE_LIMIT = 1 << 20
@@ -252,7 +265,9 @@ class ChildProcess:
             message = self._decoder.decode(line)
         except msgspec.ValidationError as exc:
             self.listener.on_wire_error(
-                self, f"not a JSON-RPC 2.0 message ({exc}): {quote(line)}", _initiate_of(line)
+                self,
+                f"not a JSON-RPC 2.0 message ({exc}): {quote(line)}",
+                initiate_named(line, "params"),
             )
             return
         except msgspec.DecodeError as exc:
@@ -370,9 +385,7 @@ class ChildProcess:
         """Ask the child to exit (``shutdown``), then end it if it has not."""
         if self.alive:
             request_id = self.next_id()
-            payload = msgspec.json.encode(
-                {"jsonrpc": "2.0", "id": request_id, "method": "shutdown", "params": {}}
-            )
+            payload = msgspec.json.encode(ShutdownRequest("2.0", request_id, "shutdown", Empty()))
             self._ended.set()
             with contextlib.suppress(Exception):
                 self.wait(self.call(request_id, "shutdown", payload), timeout)
@@ -389,11 +402,14 @@ class RpcFailure(Exception):
         self.error = error
 
 
-def _initiate_of(line: bytes) -> int | None:
-    """The initiate a message the schema rejected names, if it can be read at all."""
+def initiate_named(payload: bytes, *within: str) -> int | None:
+    """The ``initiate`` a message the schema rejected names (under the keys ``within``,
+    e.g. ``"params"`` for a whole message), if it can be read at all."""
     try:
-        data: Any = msgspec.json.decode(line)
-        value = data["params"]["initiate"]
+        data: Any = msgspec.json.decode(payload)
+        for key in within:
+            data = data[key]
+        value = data["initiate"]
     except Exception:  # garbage: no initiate to name
         return None
     return value if type(value) is int else None

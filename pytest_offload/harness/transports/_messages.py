@@ -42,6 +42,8 @@ __all__ = [
     "Image",
     "Incoming",
     "Tree",
+    "encode_error",
+    "encode_result",
     "protocol_schema",
 ]
 
@@ -358,6 +360,18 @@ MESSAGES: tuple[type[Struct], ...] = (
     NullResponse,
     ErrorResponse,
 )
+
+
+def encode_result(request_id: object, result: object) -> bytes:
+    """A JSON-RPC response carrying ``result``."""
+    return msgspec.json.encode({"jsonrpc": "2.0", "id": request_id, "result": result})
+
+
+def encode_error(request_id: object, code: int, message: str) -> bytes:
+    """A JSON-RPC error response."""
+    return msgspec.json.encode(
+        {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
+    )
 
 
 def _schema_hook(kind: type) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from pytest_offload.harness.transports._child import (
     ChildDied,
     ChildProcess,
     RpcFailure,
+    initiate_named,
     quote,
 )
 from pytest_offload.harness.transports._codec import (
@@ -59,6 +60,8 @@ from pytest_offload.harness.transports._messages import (
     ResetRequest,
     SendCompleteParams,
     Tree,
+    encode_error,
+    encode_result,
 )
 from pytest_offload.model import OffloadCapabilities, iter_depth_first
 
@@ -450,20 +453,11 @@ class ProcessTargetFactory:
 
     # -- what children send (their reader threads: the Listener of _child) --------------
 
-    def on_message(self, child: ChildProcess, message: Incoming, line: bytes) -> None:
-        self._message(child, message, line)
-
-    def on_wire_error(self, child: ChildProcess, text: str, initiate: int | None) -> None:
-        self._wire_error(child, text, initiate)
-
-    def on_exit(self, child: ChildProcess, description: str) -> None:
-        self._exited(child, description)
-
     def _case_of(self, child: ChildProcess) -> ProcessTarget | None:
         with self._lock:
             return self._current.get(child)
 
-    def _wire_error(self, child: ChildProcess, text: str, initiate: int | None) -> None:
+    def on_wire_error(self, child: ChildProcess, text: str, initiate: int | None) -> None:
         """Record a protocol error on the initiate it concerns, or on what is in flight."""
         with self._lock:
             record = self._records.get(initiate) if initiate is not None else None
@@ -487,14 +481,14 @@ class ProcessTargetFactory:
             if pending is not None:
                 pending.wire_error(text, answered=not target.completed)
 
-    def _exited(self, child: ChildProcess, description: str) -> None:
+    def on_exit(self, child: ChildProcess, description: str) -> None:
         case = self._case_of(child)
         if case is None:
             return
         case.dirty = True
         waiting = [r for r in case.records if not r.completed]
         if not waiting and case.records:
-            self._wire_error(
+            self.on_wire_error(
                 child, f"the target process {description} with no initiate in flight", None
             )
             return
@@ -506,21 +500,13 @@ class ProcessTargetFactory:
             if pending is not None:
                 pending.fail(error)
 
-    def _message(self, child: ChildProcess, message: Incoming, line: bytes) -> None:
+    def on_message(self, child: ChildProcess, message: Incoming, line: bytes) -> None:
         method = message.method
         request_id = message.id
         if method not in _KNOWN_METHODS:
-            self._wire_error(child, f"unknown method {method!r}: {quote(line)}", None)
+            self.on_wire_error(child, f"unknown method {method!r}: {quote(line)}", None)
             if request_id is not msgspec.UNSET and request_id is not None:
-                child.write(
-                    msgspec.json.encode(
-                        {
-                            "jsonrpc": "2.0",
-                            "id": request_id,
-                            "error": {"code": -32601, "message": f"unknown method {method}"},
-                        }
-                    )
-                )
+                child.write(encode_error(request_id, -32601, f"unknown method {method}"))
             return
         raw = message.params if message.params is not msgspec.UNSET else b"null"
         try:
@@ -528,13 +514,10 @@ class ProcessTargetFactory:
                 self._complete(child, raw, line)
             else:
                 self._send_complete(child, raw, line)
-        except msgspec.ValidationError as exc:
-            initiate = _initiate_in(raw)
-            self._wire_error(child, f"{method}: {exc}: {quote(line)}", initiate)
-        except WireError as exc:
-            self._wire_error(child, f"{method}: {exc}: {quote(line)}", _initiate_in(raw))
+        except (msgspec.ValidationError, WireError) as exc:
+            self.on_wire_error(child, f"{method}: {exc}: {quote(line)}", initiate_named(raw))
         if request_id is not msgspec.UNSET and request_id is not None:
-            child.write(msgspec.json.encode({"jsonrpc": "2.0", "id": request_id, "result": None}))
+            child.write(encode_result(request_id, None))
 
     def _complete(self, child: ChildProcess, raw: Any, line: bytes) -> None:
         params = _COMPLETE.decode(raw)
@@ -583,11 +566,3 @@ def _stderr(child: ChildProcess) -> str:
 
 _COMPLETE = msgspec.json.Decoder(InitiateCompleteParams, dec_hook=nbl_ref_hook)
 _SEND = msgspec.json.Decoder(SendCompleteParams)
-
-
-def _initiate_in(raw: Any) -> int | None:
-    try:
-        value = msgspec.json.decode(raw)["initiate"]
-    except Exception:  # unreadable params: no initiate to name
-        return None
-    return value if type(value) is int else None

@@ -41,6 +41,8 @@ from pytest_offload.harness.transports._messages import (
     NblStatus,
     SendCompleteNotification,
     SendCompleteParams,
+    encode_error,
+    encode_result,
 )
 
 if TYPE_CHECKING:
@@ -123,20 +125,22 @@ class _Server:
 
     def send(self, message: object, nbl_ids: dict[int, int] | None = None) -> None:
         ids = nbl_ids if nbl_ids is not None else {}
-        payload = msgspec.json.encode(
-            message, enc_hook=nbl_hook(ids, lambda: FOREIGN_NBL_BASE + len(ids))
+        self.write(
+            msgspec.json.encode(
+                message, enc_hook=nbl_hook(ids, lambda: FOREIGN_NBL_BASE + len(ids))
+            )
         )
+
+    def write(self, payload: bytes) -> None:
         with self.write_lock:
             self.out.write(payload + b"\n")
             self.out.flush()
 
     def reply(self, request_id: object, result: object) -> None:
-        self.send({"jsonrpc": "2.0", "id": request_id, "result": result})
+        self.write(encode_result(request_id, result))
 
     def error(self, request_id: object, code: int, message: str) -> None:
-        self.send(
-            {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
-        )
+        self.write(encode_error(request_id, code, message))
 
     def fresh(self) -> None:
         old = self.target
