@@ -24,6 +24,7 @@ from pytest_offload.harness.transports._codec import (
     SERVE_BASE,
     PointerTable,
     WireError,
+    _u32,
     decode_tree,
     host_fields,
     image_of,
@@ -104,14 +105,10 @@ class _ServeHost:
         )
 
     def tcp_offload_send_complete(self, chain: Sequence[NetBufferList]) -> None:
-        nbls = [NblStatus(self.nbl_ids.get(id(n), 0), _u32(n.status)) for n in chain]
+        nbls = [NblStatus(self.nbl_ids.get(id(n), 0), _u32(n.status, 0xFFFFFFFF)) for n in chain]
         self.server.send(
             SendCompleteNotification("2.0", "tcp_offload_send_complete", SendCompleteParams(nbls))
         )
-
-
-def _u32(value: object) -> int:
-    return value & 0xFFFFFFFF if isinstance(value, int) else 0xFFFFFFFF
 
 
 class _Server:
