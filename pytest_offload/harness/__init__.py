@@ -9,6 +9,7 @@ from pytest_offload.harness._host import PendingInitiate as PendingInitiate
 from pytest_offload.harness._host import RecordingHost as RecordingHost
 from pytest_offload.harness._host import never_join as never_join
 from pytest_offload.harness._observation import Completion as Completion
+from pytest_offload.harness._observation import MemoryWrite as MemoryWrite
 from pytest_offload.harness._observation import Observation as Observation
 from pytest_offload.harness._observation import RaisedError as RaisedError
 from pytest_offload.harness._observation import TargetCrashed as TargetCrashed
@@ -26,6 +27,7 @@ __all__ = [
     "NO_SLOT",
     "TARGET_FIELD_NAMES",
     "Completion",
+    "MemoryWrite",
     "Observation",
     "PendingInitiate",
     "RaisedError",

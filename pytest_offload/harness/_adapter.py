@@ -17,7 +17,8 @@ def load_factory(
     spec: str, *, source: str = "--offload-target", cwd: str | None = None
 ) -> TargetFactory:
     """The factory ``spec`` names: ``exec:PROGRAM ARGS...`` (a process target, run in
-    ``cwd``), or ``module[:attribute]`` (default attribute ``create_target``) imported.
+    ``cwd``), ``native:LIBRARY`` (a shared library, run in a child process), or
+    ``module[:attribute]`` (default attribute ``create_target``) imported.
 
     Raises:
         TargetLoadError: saying what was wrong, where the value came from and how to fix it.
@@ -31,6 +32,14 @@ def load_factory(
 
         argv = parse_exec(spec.strip(), source=source)
         return ProcessTargetFactory(argv, cwd=cwd, source=source)
+    if spec.strip().startswith("native:"):
+        from pytest_offload.harness.transports.native import (  # noqa: PLC0415
+            NativeTargetFactory,
+            parse_native,
+        )
+
+        library = parse_native(spec, source=source, cwd=cwd)
+        return NativeTargetFactory(library, cwd=cwd, source=source)
     module_name, _, attribute = spec.strip().partition(":")
     attribute = attribute or "create_target"
     if not module_name or not all(part.isidentifier() for part in module_name.split(".")):

@@ -14,7 +14,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Protocol
 
-from pytest_offload.harness._observation import Completion, Observation, RaisedError
+from pytest_offload.harness._observation import Completion, MemoryWrite, Observation, RaisedError
 from pytest_offload.harness._snapshot import TreeImage, capture, take_snapshot
 from pytest_offload.model import NdisStatus, iter_depth_first
 
@@ -77,6 +77,8 @@ class PendingInitiate:
         self.raised: RaisedError | None = None
         #: What broke the protocol while this initiate was in flight (process targets).
         self.wire_errors: list[str] = []
+        #: Writes to the tree's C memory outside the target's fields (native targets).
+        self.memory_writes: list[MemoryWrite] = []
         #: The transport that carried the initiate (``None``: in the suite's process).
         self.transport: str | None = getattr(type(target), "offload_transport", None)
         self._completing_thread: threading.Thread | None = None
@@ -121,6 +123,12 @@ class PendingInitiate:
             self.wire_errors.append(text)
         if answered:
             self._answered.set()
+
+    def memory_written(self, writes: Sequence[MemoryWrite]) -> None:
+        """Record writes a transport saw in the tree's memory outside the target's fields
+        (before a completion it then reports, or later)."""
+        with self._lock:
+            self.memory_writes.extend(writes)
 
     def _on_complete(self, root: object) -> None:
         thread = threading.current_thread()
@@ -181,6 +189,7 @@ class PendingInitiate:
             completion_image = self.completion_image
             raised = self.raised
             wire_errors = tuple(self.wire_errors)
+            memory_writes = tuple(self.memory_writes)
         return Observation(
             snapshot=self.snapshot,
             capabilities=self.capabilities,
@@ -195,6 +204,7 @@ class PendingInitiate:
             returned=self._returned.is_set(),
             wire_errors=wire_errors,
             transport=self.transport,
+            memory_writes=memory_writes,
         )
 
     @property
@@ -212,6 +222,7 @@ class PendingInitiate:
         with self._lock:
             more = len(self.completions) > len(first.completions)
             more = more or len(self.wire_errors) > len(first.wire_errors)
+            more = more or len(self.memory_writes) > len(first.memory_writes)
         sent = len(self.host.send_completed()) > len(first.send_completed)
         now = capture(self.snapshot.blocks)
         if (

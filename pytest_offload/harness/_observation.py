@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from pytest_offload.harness._snapshot import TreeImage, TreeSnapshot
     from pytest_offload.model import NetBufferList, OffloadCapabilities
 
-__all__ = ["Completion", "Observation", "RaisedError", "TargetCrashed"]
+__all__ = ["Completion", "MemoryWrite", "Observation", "RaisedError", "TargetCrashed"]
 
 
 class TargetCrashed(Exception):
@@ -25,6 +25,24 @@ class Completion:
     thread_name: str
     seconds: float
     inside_call: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryWrite:
+    """Bytes of a tree in C memory that a native target wrote outside what is its to
+    write (a host-owned field, a state structure, the guard after a block)."""
+
+    position: int
+    offset: int
+    length: int
+    field: str
+    #: Written after the first completion (INI-NO-TOUCH-AFTER-COMPLETE's, not
+    #: INI-HOST-FIELDS-INTACT's).
+    late: bool = False
+
+    def __str__(self) -> str:
+        noun = "byte" if self.length == 1 else "bytes"
+        return f"wrote {self.length} {noun} at +{self.offset:#x}: {self.field}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +98,8 @@ class Observation:
     wire_errors: tuple[str, ...] = ()
     #: The transport that carried the initiate; ``None`` for a target in the suite's process.
     transport: str | None = None
+    #: Writes to the tree's memory outside the target's fields (native targets).
+    memory_writes: tuple[MemoryWrite, ...] = ()
 
     @property
     def completed(self) -> bool:

@@ -201,6 +201,9 @@ def host_fields_intact(facts: InitiateFacts, out: RuleOutcome) -> None:
     for i in sorted(changed):
         names = ", ".join(changed[i])
         out.violate(i, f"changed {names}", "host-owned fields left as handed over")
+    for write in facts.observation.memory_writes:
+        if not write.late:  # bytes of the tree's C memory (a native target)
+            out.violate(write.position, str(write), "host-owned memory left as handed over")
     for i in facts.linkers:
         was, now = before.slot_values[i], image.slot_values[i]
         # The same pointer value written back (a C copy-back) is no change.
@@ -245,6 +248,9 @@ def no_touch_after_complete(facts: InitiateFacts, out: RuleOutcome) -> None:
             k = names.index(name)
             was, now = columns[k][i], later_columns[k][i]
             changed.setdefault(i, []).append(f"{name} from {_shown(was)} to {_shown(now)}")
+    for write in obs.memory_writes:
+        if write.late:  # bytes of the tree's C memory (a native target)
+            changed.setdefault(write.position, []).append(str(write))
     for i in sorted(changed):
         out.violate(
             i,

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from pytest_offload.harness._observation import MemoryWrite
 from pytest_offload.harness._snapshot import HOST_FIELD_NAMES, TARGET_FIELD_NAMES
 from pytest_offload.harness.transports._messages import (
     POINTER_PATTERN,
@@ -493,6 +494,20 @@ def _positions(column: list[int | None], blocks: Sequence[OffloadBlockList]) -> 
         else:
             out.append(blocks[value])
     return out
+
+
+def memory_writes(image: Image, n: int, *, late: bool) -> list[MemoryWrite]:
+    """The image's writes to the tree's memory, for the host (``late``: after the
+    completion).
+
+    Raises:
+        WireError: a write naming a block out of range.
+    """
+    found = [] if image.memory_writes is msgspec.UNSET else image.memory_writes
+    for write in found:
+        if write.block >= n:
+            raise WireError(f"a memory write names block {write.block}; the tree has {n}")
+    return [MemoryWrite(w.block, w.offset, w.length, w.field, late) for w in found]
 
 
 def apply_image(

@@ -50,7 +50,7 @@ __all__ = [
 #: The protocol version this suite speaks. A target answers the handshake with the version
 #: it implements; any ``1.x`` is accepted (minor versions only add optional members and
 #: methods, e.g. the lifecycle operations), another major is a usage error.
-PROTOCOL_VERSION = "1.0"
+PROTOCOL_VERSION = "1.1"
 MAJOR = 1
 
 #: The form of a pointer string. It is in the schema; the codec checks it with one
@@ -165,6 +165,21 @@ class NblStatus(_Message):
     status: Status
 
 
+class MemoryWrite(_Message):
+    """Bytes of the tree's memory a target wrote outside what is its to write (a native
+    target's read-back: a host-owned field, a state structure, the guard after a block),
+    judged by INI-HOST-FIELDS-INTACT, or INI-NO-TOUCH-AFTER-COMPLETE when written after
+    the completion. Added in protocol 1.1."""
+
+    #: The block the bytes belong to (position in hand-over order).
+    block: Position
+    #: Bytes from the start of that block (or of the structure ``field`` names).
+    offset: U32
+    length: Annotated[int, Meta(ge=1, le=0xFFFFFFFF)]
+    #: What lies there, e.g. ``NDIS_MINIPORT_OFFLOAD_BLOCK_LIST.NextBlock``.
+    field: Annotated[str, Meta(max_length=400)]
+
+
 class Image(_Message, omit_defaults=True):
     """What a target wrote into the tree, as columns of one entry per block (the tree's
     ``count``): ``status`` always; ``context`` (null where it wrote none), and the
@@ -187,6 +202,7 @@ class Image(_Message, omit_defaults=True):
     state: list[State | None] | UnsetType = UNSET
     net_buffer_list_chain: list[list[NblId] | None] | UnsetType = UNSET
     nbl_statuses: list[NblStatus] | UnsetType = UNSET
+    memory_writes: list[MemoryWrite] | UnsetType = UNSET
 
 
 class Capabilities(_Message, omit_defaults=True):
@@ -329,6 +345,16 @@ class InitiateCompleteNotification(_Message):
     params: InitiateCompleteParams
 
 
+class InitiateWrittenNotification(_Message):
+    """target -> suite (protocol 1.1): what the target wrote into a completed initiate's
+    tree after completing it (not a completion; INI-NO-TOUCH-AFTER-COMPLETE judges it).
+    A target that can watch its memory, as the native harness does, sends it."""
+
+    jsonrpc: Literal["2.0"]
+    method: Literal["initiate_offload_written"]
+    params: InitiateCompleteParams
+
+
 class SendCompleteNotification(_Message):
     """target -> suite: NdisTcpOffloadSendComplete."""
 
@@ -355,6 +381,7 @@ MESSAGES: tuple[type[Struct], ...] = (
     ResetRequest,
     InitiateRequest,
     InitiateCompleteNotification,
+    InitiateWrittenNotification,
     SendCompleteNotification,
     ShutdownRequest,
     NullResponse,

@@ -43,6 +43,7 @@ from pytest_offload.harness.transports._codec import (
     WireError,
     apply_image,
     encode_tree,
+    memory_writes,
     nbl_hook,
     nbl_ref_hook,
     status_from_wire,
@@ -79,7 +80,11 @@ PREFIX = "exec:"
 #: Seconds a new child has to answer the handshake (a simulator may load firmware first).
 HANDSHAKE_TIMEOUT = 30.0
 #: What a completion may arrive after a protocol error and still count.
-_KNOWN_METHODS = ("initiate_offload_complete", "tcp_offload_send_complete")
+_KNOWN_METHODS = (
+    "initiate_offload_complete",
+    "initiate_offload_written",
+    "tcp_offload_send_complete",
+)
 
 
 class TargetRaised(Exception):
@@ -512,6 +517,8 @@ class ProcessTargetFactory:
         try:
             if method == "initiate_offload_complete":
                 self._complete(child, raw, line)
+            elif method == "initiate_offload_written":
+                self._complete(child, raw, line, written=True)
             else:
                 self._send_complete(child, raw, line)
         except (msgspec.ValidationError, WireError) as exc:
@@ -519,7 +526,10 @@ class ProcessTargetFactory:
         if request_id is not msgspec.UNSET and request_id is not None:
             child.write(encode_result(request_id, None))
 
-    def _complete(self, child: ChildProcess, raw: Any, line: bytes) -> None:
+    def _complete(
+        self, child: ChildProcess, raw: Any, line: bytes, *, written: bool = False
+    ) -> None:
+        """A completion (or, ``written``, what the target wrote after completing)."""
         params = _COMPLETE.decode(raw)
         with self._lock:
             record = self._records.get(params.initiate)
@@ -533,7 +543,17 @@ class ProcessTargetFactory:
             return  # an initiate of a case already released: nobody judges it any more
         if record.case.child is not child:
             raise WireError(f"a completion for initiate {params.initiate} of another process")
+        if written and not record.completed:
+            raise WireError(
+                f"initiate_offload_written for initiate {params.initiate} before its completion"
+            )
+        writes = memory_writes(params.image, len(record.blocks), late=written or record.completed)
         apply_image(params.image, record.blocks, record.nbls, record.case.table)
+        pending = record.pending()
+        if writes and pending is not None:
+            pending.memory_written(writes)
+        if written:
+            return  # not a completion: the host sees the writes in the case's last image
         record.completed = True
         record.case.host.initiate_offload_complete(record.root)
 

@@ -5,19 +5,32 @@ the state tree compile unchanged in user mode (NDIS's names, the Windows x64 lay
 asserted at compile time: build with ``-mms-bitfields``). :data:`LAYOUT` is the same
 layout for the Python side. ``pytest-offload include-dir`` prints where the headers are.
 
-Not yet here (issue 12): the harness that loads a vendor library in a child process,
-marshals trees into C memory and judges it (``--offload-target=native:...``).
+``--offload-target=native:LIBRARY`` runs a vendor library in a child process
+(:class:`NativeTargetFactory`, docs/native.md): the harness library (``harness.c``, built
+with the system compiler on first use) plays NDIS, trees are packed into C memory, and
+what the target wrote is read back and judged by the same rules.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from pytest_offload.harness.transports.native._factory import (
+    NativeTargetFactory as NativeTargetFactory,
+)
+from pytest_offload.harness.transports.native._factory import parse_native as parse_native
 from pytest_offload.harness.transports.native._layout import COMBINED_STATES as COMBINED_STATES
 from pytest_offload.harness.transports.native._layout import LAYOUT as LAYOUT
 from pytest_offload.harness.transports.native._layout import state_stride as state_stride
 
-__all__ = ["COMBINED_STATES", "LAYOUT", "include_dir", "state_stride"]
+__all__ = [
+    "COMBINED_STATES",
+    "LAYOUT",
+    "NativeTargetFactory",
+    "include_dir",
+    "parse_native",
+    "state_stride",
+]
 
 
 def include_dir() -> Path:

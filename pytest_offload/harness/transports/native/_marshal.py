@@ -15,7 +15,7 @@ from __future__ import annotations
 import ctypes
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from pytest_offload.harness.transports.native._layout import (
     COMBINED_STATES,
@@ -57,6 +57,8 @@ class CTree:
     slots: list[int | None]
     guards: list[int]
     nbls: dict[int, int]
+    #: Other bytes of the tree: (start, end, block position, what), for naming writes.
+    extras: list[tuple[int, int, int, str]]
 
     def address(self, offset: int) -> int:
         return self.base + offset
@@ -193,6 +195,31 @@ def _tcp_delegated(state: TcpOffloadState, nbl_address: dict[int, int] | None = 
     )  # fmt: skip
 
 
+def _word(value: object) -> int:
+    """A pointer-sized host value as C sees it: an int is its own pointer, ``None`` NULL,
+    any other object (a host's handle) its address."""
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value % 2**64
+    return id(value)
+
+
+def _status(value: object) -> int:
+    try:
+        return int(value) & 0xFFFFFFFF  # type: ignore[call-overload,no-any-return]
+    except (TypeError, ValueError):
+        return 0x103
+
+
+def _words(values: object) -> bytes:
+    try:
+        first, second = cast("tuple[object, object]", values)
+    except (TypeError, ValueError):
+        return bytes(16)
+    return struct.pack("<QQ", _word(first), _word(second))
+
+
 def _put(base: int, offset: int, data: bytes) -> None:
     ctypes.memmove(base + offset, data, len(data))
 
@@ -231,11 +258,18 @@ def marshal(blocks: Sequence[OffloadBlockList]) -> CTree:  # noqa: PLR0915 (one 
             nbl_offsets[id(nbl)] = at
             at += _NBL_SIZE
     data_offsets: dict[int, int] = {}
-    for chain in chains:
+    extras: list[tuple[int, int, int, str]] = []
+    for i, chain in enumerate(chains):
         for nbl in chain:
             data_offsets[id(nbl)] = at
+            extras.append((at, at + len(nbl.data), i, "the data of an NBL of its send data"))
             at = _align(at + len(nbl.data))
     endpoints_at = at
+    for i, k in endpoint_of.items():
+        start = endpoints_at + _ENDPOINTS * k
+        extras.append(
+            (start, start + _ENDPOINTS, i, "the path's SourceAddress/DestinationAddress bytes")
+        )
     at += _ENDPOINTS * paths
     memory = ctypes.create_string_buffer(max(at, 8))
     base = ctypes.addressof(memory)
@@ -255,15 +289,15 @@ def marshal(blocks: Sequence[OffloadBlockList]) -> CTree:  # noqa: PLR0915 (one 
             BLOCK[0],
             0 if nxt is None else base + offsets[position[id(nxt)]],
             0 if dep is None else base + offsets[position[id(dep)]],
-            0x103,  # NDIS_STATUS_PENDING
+            _status(block.status),  # PENDING as the host hands a tree over
             bytes(16),
             0 if slot is None else base + slot,
-            0,  # NdisOffloadHandle: the harness's to give
-            bytes(16),
-            bytes(16),
-            bytes(16),
-            bytes(16),
-            0,
+            _word(block.ndis_offload_handle),
+            _words(block.protocol_reserved),
+            _words(block.miniport_reserved),
+            _words(block.im_reserved),
+            _words(block.scratch),
+            _word(block.source_handle),
             int(block.port_number) & 0xFFFFFFFF,
             nbl_address[id(chain[0])] if chain else 0,
         )
@@ -287,4 +321,4 @@ def marshal(blocks: Sequence[OffloadBlockList]) -> CTree:  # noqa: PLR0915 (one 
                 int(nbl.status) & 0xFFFFFFFF, len(nbl.data), base + data_at,  # type: ignore[call-overload]
             )  # fmt: skip
             _put(base, data_at, nbl.data)
-    return CTree(memory, base, offsets, slots, guards, nbl_offsets)
+    return CTree(memory, base, offsets, slots, guards, nbl_offsets, extras)

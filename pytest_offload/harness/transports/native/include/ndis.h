@@ -54,6 +54,17 @@ typedef struct _NDIS_OBJECT_HEADER {
 } NDIS_OBJECT_HEADER, *PNDIS_OBJECT_HEADER;
 
 #define NDIS_OBJECT_TYPE_DEFAULT 0x80
+#define NDIS_OBJECT_TYPE_PROVIDER_CHIMNEY_OFFLOAD_GENERIC_CHARACTERISTICS 0x8E
+#define NDIS_OBJECT_TYPE_PROVIDER_CHIMNEY_OFFLOAD_TCP_CHARACTERISTICS 0x8F
+
+/* What MiniportSetOptions hands NdisSetOptionalHandlers: a header naming the table. */
+typedef struct _NDIS_DRIVER_OPTIONAL_HANDLERS {
+    NDIS_OBJECT_HEADER Header;
+} NDIS_DRIVER_OPTIONAL_HANDLERS, *PNDIS_DRIVER_OPTIONAL_HANDLERS;
+
+/* Provided by the suite's harness, as NDIS provides it to a miniport driver. */
+NDIS_API NDIS_STATUS NdisSetOptionalHandlers(
+    IN NDIS_HANDLE NdisHandle, IN PNDIS_DRIVER_OPTIONAL_HANDLERS OptionalHandlers);
 
 /* The status values of TCP chimney offload (NdisStatus of pytest_offload). */
 #define NDIS_STATUS_SUCCESS ((NDIS_STATUS)0x00000000L)

@@ -1,0 +1,287 @@
+/*
+ * harness.c - the NDIS side of a native target's child process (pytest-offload).
+ *
+ * Built by the suite with the system C compiler into a small shared library that is
+ * loaded (RTLD_GLOBAL) before the vendor's library, so that the vendor's calls to
+ * NdisSetOptionalHandlers, NdisMInitiateOffloadComplete, NdisMGetOffloadHandlers and the
+ * handlers it hands out resolve here. Every call a target makes is queued as an event in
+ * C: a completion from a thread the vendor started never enters Python. At an initiate's
+ * completion the tree's memory is copied, inside the completing call, so what the target
+ * wrote after completing is told apart from what it completed with. The Python side
+ * (_target.py) reads events with pyo_wait and compares memory with pyo_diff.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#define OFFLOAD_HARNESS_NO_LAYOUT_TAG /* the vendor library carries its own */
+#include "offload_harness.h"
+
+#define PYO_EVENTS 8192
+#define PYO_TREES 256
+
+enum {
+    PYO_INITIATE_COMPLETE = 1,
+    PYO_SEND_COMPLETE = 2,
+    PYO_TERMINATE_COMPLETE = 3,
+    PYO_UPDATE_COMPLETE = 4,
+    PYO_INVALIDATE_COMPLETE = 5,
+    PYO_QUERY_COMPLETE = 6,
+    PYO_EVENT_INDICATE = 7,
+    PYO_TCP_EVENT = 8,
+    PYO_OVERFLOW = 9,
+    PYO_SECOND_REGISTRATION = 10,
+};
+
+typedef struct {
+    int32_t kind;
+    int32_t tree;       /* index of the registered tree a completion names, or -1 */
+    uint64_t handle;    /* the NdisMiniportHandle (or NdisOffloadHandle) passed */
+    uint64_t pointer;   /* the block list or NBL chain passed */
+    uint64_t info;      /* EventType / IndicationCode */
+    uint64_t info2;     /* EventSpecificInformation */
+    uint64_t thread;    /* pthread_self() of the caller */
+} pyo_event;
+
+typedef struct {
+    void *root;
+    unsigned char *base;
+    size_t size;
+    unsigned char *copy;   /* the memory as it was at the first completion */
+    int completions;
+} pyo_tree;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t arrived = PTHREAD_COND_INITIALIZER;
+static pyo_event events[PYO_EVENTS];
+static unsigned head, count;
+static unsigned overflowed;
+static pyo_tree trees[PYO_TREES];
+static NDIS_PROVIDER_CHIMNEY_OFFLOAD_GENERIC_CHARACTERISTICS characteristics;
+static int registered;
+
+static void push(int32_t kind, int32_t tree, void *handle, void *pointer, uint64_t info,
+                 uint64_t info2) {
+    /* called with the lock held */
+    if (count == PYO_EVENTS) {
+        overflowed++;
+        return;
+    }
+    pyo_event *e = &events[(head + count) % PYO_EVENTS];
+    e->kind = kind;
+    e->tree = tree;
+    e->handle = (uint64_t)(uintptr_t)handle;
+    e->pointer = (uint64_t)(uintptr_t)pointer;
+    e->info = info;
+    e->info2 = info2;
+    e->thread = (uint64_t)(uintptr_t)pthread_self();
+    count++;
+    pthread_cond_signal(&arrived);
+}
+
+static void queue(int32_t kind, void *handle, void *pointer, uint64_t info, uint64_t info2) {
+    pthread_mutex_lock(&lock);
+    push(kind, -1, handle, pointer, info, info2);
+    pthread_mutex_unlock(&lock);
+}
+
+/* -- what NDIS provides a miniport ----------------------------------------------------- */
+
+NDIS_STATUS NdisSetOptionalHandlers(NDIS_HANDLE NdisHandle,
+                                    PNDIS_DRIVER_OPTIONAL_HANDLERS OptionalHandlers) {
+    (void)NdisHandle;
+    if (OptionalHandlers == NULL)
+        return NDIS_STATUS_FAILURE;
+    if (OptionalHandlers->Header.Type != NDIS_OBJECT_TYPE_PROVIDER_CHIMNEY_OFFLOAD_GENERIC_CHARACTERISTICS)
+        return NDIS_STATUS_FAILURE; /* only the chimney's generic table is known here */
+    pthread_mutex_lock(&lock);
+    memcpy(&characteristics, OptionalHandlers, sizeof characteristics);
+    if (registered)
+        push(PYO_SECOND_REGISTRATION, -1, NdisHandle, OptionalHandlers, 0, 0);
+    registered = 1;
+    pthread_mutex_unlock(&lock);
+    return NDIS_STATUS_SUCCESS;
+}
+
+VOID NdisMInitiateOffloadComplete(NDIS_HANDLE NdisMiniportHandle,
+                                  PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST OffloadBlockList) {
+    pthread_mutex_lock(&lock);
+    int found = -1;
+    for (int i = 0; i < PYO_TREES; i++) {
+        /* The tree the pointer lies in (its root, or, wrongly, another of its blocks). */
+        unsigned char *at = (unsigned char *)OffloadBlockList;
+        if (trees[i].root != NULL && at >= trees[i].base && at < trees[i].base + trees[i].size) {
+            found = i;
+            break;
+        }
+    }
+    if (found >= 0 && trees[found].completions++ == 0)
+        memcpy(trees[found].copy, trees[found].base, trees[found].size);
+    push(PYO_INITIATE_COMPLETE, found, NdisMiniportHandle, OffloadBlockList, 0, 0);
+    pthread_mutex_unlock(&lock);
+}
+
+VOID NdisMTerminateOffloadComplete(NDIS_HANDLE h, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST l) {
+    queue(PYO_TERMINATE_COMPLETE, h, l, 0, 0);
+}
+VOID NdisMUpdateOffloadComplete(NDIS_HANDLE h, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST l) {
+    queue(PYO_UPDATE_COMPLETE, h, l, 0, 0);
+}
+VOID NdisMInvalidateOffloadComplete(NDIS_HANDLE h, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST l) {
+    queue(PYO_INVALIDATE_COMPLETE, h, l, 0, 0);
+}
+VOID NdisMQueryOffloadStateComplete(NDIS_HANDLE h, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST l) {
+    queue(PYO_QUERY_COMPLETE, h, l, 0, 0);
+}
+VOID NdisMOffloadEventIndicate(NDIS_HANDLE h, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST l, ULONG code) {
+    queue(PYO_EVENT_INDICATE, h, l, code, 0);
+}
+
+static VOID tcp_event(NDIS_HANDLE h, ULONG type, ULONG info) {
+    queue(PYO_TCP_EVENT, h, NULL, type, info);
+}
+static NDIS_STATUS tcp_receive(NDIS_HANDLE h, PNET_BUFFER_LIST nbl, NDIS_STATUS status,
+                               PULONG consumed) {
+    (void)h, (void)nbl, (void)status;
+    if (consumed != NULL)
+        *consumed = 0;
+    return NDIS_STATUS_SUCCESS;
+}
+static VOID tcp_send_complete(NDIS_HANDLE h, PNET_BUFFER_LIST nbl) {
+    queue(PYO_SEND_COMPLETE, h, nbl, 0, 0);
+}
+static VOID tcp_nbl_ignored(NDIS_HANDLE h, PNET_BUFFER_LIST nbl) { (void)h, (void)nbl; }
+
+static NDIS_TCP_OFFLOAD_EVENT_HANDLERS handlers = {
+    {NDIS_OBJECT_TYPE_DEFAULT, 1, sizeof(NDIS_TCP_OFFLOAD_EVENT_HANDLERS)},
+    tcp_event,
+    tcp_receive,
+    tcp_send_complete,
+    tcp_nbl_ignored,
+    tcp_nbl_ignored,
+    tcp_nbl_ignored,
+};
+
+NDIS_STATUS NdisMGetOffloadHandlers(NDIS_HANDLE NdisMiniportHandle,
+                                    NDIS_CHIMNEY_OFFLOAD_TYPE ChimneyType,
+                                    PNDIS_TCP_OFFLOAD_EVENT_HANDLERS *OffloadHandlers) {
+    (void)NdisMiniportHandle;
+    if (OffloadHandlers == NULL)
+        return NDIS_STATUS_FAILURE;
+    if (ChimneyType != NdisTcpChimneyOffload) {
+        *OffloadHandlers = NULL;
+        return NDIS_STATUS_FAILURE;
+    }
+    *OffloadHandlers = &handlers;
+    return NDIS_STATUS_SUCCESS;
+}
+
+/* -- the harness's side (called from Python) ----------------------------------------- */
+
+const ULONG pyo_layout_tag = OFFLOAD_HARNESS_LAYOUT_TAG;
+
+const NDIS_PROVIDER_CHIMNEY_OFFLOAD_GENERIC_CHARACTERISTICS *pyo_characteristics(void) {
+    return registered ? &characteristics : NULL;
+}
+
+/* Watch a tree handed to the target: its root, its memory, and where to copy it at its
+ * first completion. Returns the tree's index, or -1 when too many are watched. */
+int pyo_register(void *root, void *base, size_t size, void *copy) {
+    pthread_mutex_lock(&lock);
+    int found = -1;
+    for (int i = 0; i < PYO_TREES; i++) {
+        if (trees[i].root == NULL) {
+            trees[i].root = root;
+            trees[i].base = base;
+            trees[i].size = size;
+            trees[i].copy = copy;
+            trees[i].completions = 0;
+            found = i;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return found;
+}
+
+void pyo_unregister(int tree) {
+    if (tree < 0 || tree >= PYO_TREES)
+        return;
+    pthread_mutex_lock(&lock);
+    memset(&trees[tree], 0, sizeof trees[tree]);
+    pthread_mutex_unlock(&lock);
+}
+
+/* Copy a tree's memory as it is now (under the lock: no completion copies meanwhile). */
+void pyo_copy_now(int tree, void *into) {
+    pthread_mutex_lock(&lock);
+    if (tree >= 0 && tree < PYO_TREES && trees[tree].root != NULL)
+        memcpy(into, trees[tree].base, trees[tree].size);
+    pthread_mutex_unlock(&lock);
+}
+
+/* Wait up to timeout_ms for the next event; 1 with *out filled, 0 on timeout. */
+int pyo_wait(int timeout_ms, pyo_event *out) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&lock);
+    while (count == 0 && overflowed == 0) {
+        if (pthread_cond_timedwait(&arrived, &lock, &until) != 0)
+            break;
+    }
+    int got = 0;
+    if (count > 0) {
+        *out = events[head];
+        head = (head + 1) % PYO_EVENTS;
+        count--;
+        got = 1;
+    } else if (overflowed > 0) {
+        memset(out, 0, sizeof *out);
+        out->kind = PYO_OVERFLOW;
+        out->info = overflowed;
+        overflowed = 0;
+        got = 1;
+    }
+    pthread_mutex_unlock(&lock);
+    return got;
+}
+
+/* Runs of bytes where a and b differ and mask is non-zero (mask NULL: everywhere): up to
+ * max (start, end) pairs into runs; returns how many runs there are in all (may exceed
+ * max). */
+size_t pyo_diff(const unsigned char *a, const unsigned char *b, const unsigned char *mask,
+                size_t size, uint64_t *runs, size_t max) {
+    size_t n = 0, i = 0;
+    while (i < size) {
+        if (a[i] == b[i] || (mask != NULL && !mask[i])) {
+            i++;
+            continue;
+        }
+        size_t start = i;
+        while (i < size && a[i] != b[i] && (mask == NULL || mask[i]))
+            i++;
+        if (n < max) {
+            runs[2 * n] = start;
+            runs[2 * n + 1] = i;
+        }
+        n++;
+    }
+    return n;
+}
+
+/* Call the registered initiate handler (on the caller's thread). */
+int pyo_initiate(NDIS_HANDLE adapter, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST root) {
+    W_INITIATE_OFFLOAD_HANDLER handler = registered ? characteristics.InitiateOffloadHandler : NULL;
+    if (handler == NULL)
+        return 0;
+    handler(adapter, root);
+    return 1;
+}
