@@ -476,7 +476,11 @@ def _same(old: object, new: object) -> bool:
 def _check_lengths(image: Image, n: int) -> None:
     for name in Image.__struct_fields__:
         column = getattr(image, name)
-        if name != "nbl_statuses" and column is not msgspec.UNSET and len(column) != n:
+        if (
+            name not in ("nbl_statuses", "memory_writes")
+            and column is not msgspec.UNSET
+            and len(column) != n
+        ):
             raise WireError(
                 f"the image's {name} has {len(column)} entries; the tree handed over has "
                 f"{n} blocks (one entry per block, in hand-over order)"

@@ -184,6 +184,8 @@ class ProcessTargetFactory:
     """
 
     offload_transport = "process"
+    #: The class of the targets it creates (their ``offload_transport`` names the transport).
+    target_class: type[ProcessTarget] = ProcessTarget
 
     def __init__(self, argv: Sequence[str], *, cwd: str | None = None, source: str = "") -> None:
         self.argv = list(argv)
@@ -235,7 +237,7 @@ class ProcessTargetFactory:
                     0, f"{late}; the process was ended and a new one started"
                 )
         assert self.capabilities is not None
-        case = ProcessTarget(self, child, recording, self.capabilities)
+        case = self.target_class(self, child, recording, self.capabilities)
         with self._lock:
             case.queued = self._early.pop(child, [])
             self._current[child] = case

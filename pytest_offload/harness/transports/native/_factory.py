@@ -15,7 +15,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from pytest_offload.harness._errors import TargetLoadError
-from pytest_offload.harness.transports._process import ProcessTargetFactory
+from pytest_offload.harness.transports._process import ProcessTarget, ProcessTargetFactory
 from pytest_offload.harness.transports.native._build import BuildError, build_harness
 
 if TYPE_CHECKING:
@@ -41,10 +41,17 @@ def parse_native(spec: str, *, source: str, cwd: str | None = None) -> str:
     return os.path.abspath(where)
 
 
+class NativeTarget(ProcessTarget):
+    """The target of one case: an adapter of the library, in the child process."""
+
+    offload_transport = "native"
+
+
 class NativeTargetFactory(ProcessTargetFactory):
     """Creates native targets from one library (see the module docs)."""
 
     offload_transport = "native"
+    target_class = NativeTarget
 
     def __init__(self, library: str, *, cwd: str | None = None, source: str = "") -> None:
         try:

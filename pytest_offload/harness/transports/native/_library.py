@@ -100,6 +100,7 @@ class Library:
         self.path = path
         self.harness = ctypes.CDLL(harness, mode=ctypes.RTLD_GLOBAL)
         self._declare()
+        self.harness.pyo_on_crash()
         try:
             self.vendor = ctypes.CDLL(os.path.abspath(path), mode=os.RTLD_NOW)
         except OSError as exc:
@@ -152,6 +153,8 @@ class Library:
 
     def _declare(self) -> None:
         h = self.harness
+        h.pyo_on_crash.restype = None
+        h.pyo_on_crash.argtypes = ()
         h.pyo_characteristics.restype = ctypes.c_void_p
         h.pyo_characteristics.argtypes = ()
         h.pyo_register.restype = ctypes.c_int

@@ -10,8 +10,11 @@
  * wrote after completing is told apart from what it completed with. The Python side
  * (_target.py) reads events with pyo_wait and compares memory with pyo_diff.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* backtrace(), sigaltstack() */
+#include <execinfo.h>
 #include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -275,6 +278,57 @@ size_t pyo_diff(const unsigned char *a, const unsigned char *b, const unsigned c
         n++;
     }
     return n;
+}
+
+/* -- a crash in the target: say where, in C, then die of the same signal ------------- */
+
+static void say(const char *text) {
+    ssize_t ignored = write(2, text, strlen(text));
+    (void)ignored;
+}
+
+static void crashed(int sig) {
+    void *frames[32];
+    say("offload native harness: the target ");
+    say(sig == SIGSEGV ? "segfaulted (SIGSEGV)" : sig == SIGBUS ? "hit SIGBUS"
+        : sig == SIGABRT ? "aborted (SIGABRT)" : sig == SIGFPE ? "hit SIGFPE" : "hit SIGILL");
+    say("; C stack (addr2line -e LIBRARY +OFFSET names a line):\n");
+    int n = backtrace(frames, 32);
+    /* The target's frames: from the one that faulted (after this handler and the signal
+     * trampoline) down to the harness's call of the handler; Python's below are noise. */
+    char **names = backtrace_symbols(frames, n);
+    int shown = 0;
+    for (int i = 2; names != NULL && i < n && shown < 12; i++) {
+        if (strstr(names[i], "libffi") != NULL || strstr(names[i], "libpython") != NULL)
+            break;
+        say("    ");
+        say(names[i]);
+        say("\n");
+        shown++;
+        if (strstr(names[i], "pyo_initiate") != NULL)
+            break;
+    }
+    if (names == NULL)
+        backtrace_symbols_fd(frames, n < 12 ? n : 12, 2);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* Print the C stack of a crash on stderr (the suite quotes its tail in the finding). */
+void pyo_on_crash(void) {
+    static char stack[1 << 16];
+    stack_t alternate = {0};
+    alternate.ss_sp = stack;
+    alternate.ss_size = sizeof stack;
+    sigaltstack(&alternate, NULL);
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = crashed;
+    action.sa_flags = SA_ONSTACK | SA_RESETHAND;
+    sigemptyset(&action.sa_mask);
+    int signals[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
+        sigaction(signals[i], &action, NULL);
 }
 
 /* Call the registered initiate handler (on the caller's thread). */
