@@ -5,6 +5,7 @@
 - ``serve MODULE[:FACTORY]``: serve a Python target over the process protocol on stdio.
 - ``protocol-schema``: print the JSON Schema of every protocol message.
 - ``include-dir``: print the directory of the user-mode ``ndischimney.h`` (for ``-I``).
+- ``new-adapter --kind python|process|native DIR``: write a starting adapter and a CI job.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pytest_offload.report import (
     render,
     render_status_codes,
 )
+from pytest_offload.scaffold import KINDS, ScaffoldError, new_adapter
 
 __all__ = ["main", "serve_command", "verify"]
 
@@ -163,6 +165,20 @@ def serve_command(spec: str) -> int:
     return serve(factory, name=spec)
 
 
+def new_adapter_command(directory: Path, kind: str, name: str) -> int:
+    """``pytest-offload new-adapter``: write the skeleton, say what to run next."""
+    try:
+        written = new_adapter(directory, kind, name)
+    except ScaffoldError as exc:
+        print(f"pytest-offload new-adapter: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    readme = directory / "README.md"
+    print(f"next: see {readme} (build, then pytest --offload-target=...)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """The ``pytest-offload`` command."""
     parser = argparse.ArgumentParser(prog="pytest-offload", description=__doc__)
@@ -191,7 +207,16 @@ def main(argv: list[str] | None = None) -> int:
         help="print the directory of ndischimney.h and ndis.h, e.g. gcc -I$(pytest-offload "
         "include-dir) -mms-bitfields",
     )
+    scaffold = commands.add_parser(
+        "new-adapter",
+        help="write a starting adapter of a kind (python, process, native) and a CI job",
+    )
+    scaffold.add_argument("directory", type=Path, help="where to write it (created if missing)")
+    scaffold.add_argument("--kind", choices=tuple(KINDS), default="python")
+    scaffold.add_argument("--name", default="offload_adapter", help="module / file name")
     args = parser.parse_args(argv)
+    if args.command == "new-adapter":
+        return new_adapter_command(args.directory, args.kind, args.name)
     if args.command == "catalogue":
         print(render() if args.page == "rules" else render_status_codes(), end="")
         return 0
