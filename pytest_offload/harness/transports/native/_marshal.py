@@ -224,26 +224,44 @@ def _put(base: int, offset: int, data: bytes) -> None:
     ctypes.memmove(base + offset, data, len(data))
 
 
+_HEADER = struct.Struct("<BBHxxxxQQIxxxx16sQQ16s16s16s16sQIxxxxQ")
+_NBL = struct.Struct("<QQIIQ")
+_SLOT = struct.Struct("<Q")
+_NULLS: list[None] = [None, None]
+_ZERO16 = bytes(16)
+_TAIL = GUARD + bytes(_align(len(GUARD)) - len(GUARD))
+
+
+def _reserved(values: object) -> bytes:
+    if values == _NULLS:  # the common case: two NULL words, as the host hands them over
+        return _ZERO16
+    return _words(values)
+
+
 def marshal(blocks: Sequence[OffloadBlockList]) -> CTree:  # noqa: PLR0915 (one layout, in order)
     """Pack ``blocks`` (in hand-over order) into one C buffer, links as real pointers.
 
     Layout: every block followed by its state structures and a guard; then one PVOID
-    cell per context slot; then the NBLs; then their data; then path endpoint addresses.
+    cell per context slot; then the NBLs; then their data; then the endpoint addresses
+    of each distinct path state. The bytes are built in Python (a state object's
+    structures once, however many blocks share it) and copied into the buffer at once.
     """
     position = {id(b): i for i, b in enumerate(blocks)}
     offsets: list[int] = []
     guards: list[int] = []
     endpoint_of: dict[int, int] = {}
+    extras: list[tuple[int, int, int, str]] = []
     at = 0
-    paths = 0
+    block_size = BLOCK[0]
+    sizes = STATE_BYTES
     for i, block in enumerate(blocks):
         offsets.append(at)
-        at += BLOCK[0] + STATE_BYTES.get(type(block.state), 0)
+        state = block.state
+        at += block_size + sizes.get(type(state), 0)
         guards.append(at)
-        at = _align(at + len(GUARD))
-        if isinstance(block.state, PathOffloadState):
-            endpoint_of[i] = paths
-            paths += 1
+        at += len(_TAIL)
+        if type(state) is PathOffloadState and id(state) not in endpoint_of:
+            endpoint_of[id(state)] = i
     slots: list[int | None] = []
     for block in blocks:
         if block.miniport_offload_context is None:
@@ -252,73 +270,87 @@ def marshal(blocks: Sequence[OffloadBlockList]) -> CTree:  # noqa: PLR0915 (one 
             slots.append(at)
             at += 8
     nbl_offsets: dict[int, int] = {}
-    chains = [list(block.net_buffer_list_chain or ()) for block in blocks]
+    chains = [block.net_buffer_list_chain or () for block in blocks]
     for chain in chains:
         for nbl in chain:
             nbl_offsets[id(nbl)] = at
             at += _NBL_SIZE
     data_offsets: dict[int, int] = {}
-    extras: list[tuple[int, int, int, str]] = []
     for i, chain in enumerate(chains):
         for nbl in chain:
             data_offsets[id(nbl)] = at
             extras.append((at, at + len(nbl.data), i, "the data of an NBL of its send data"))
             at = _align(at + len(nbl.data))
     endpoints_at = at
-    for i, k in endpoint_of.items():
-        start = endpoints_at + _ENDPOINTS * k
+    endpoint_at: dict[int, int] = {}
+    for k, (key, i) in enumerate(endpoint_of.items()):
+        where = endpoints_at + _ENDPOINTS * k
+        endpoint_at[key] = where
         extras.append(
-            (start, start + _ENDPOINTS, i, "the path's SourceAddress/DestinationAddress bytes")
+            (where, where + _ENDPOINTS, i, "the path's SourceAddress/DestinationAddress bytes")
         )
-    at += _ENDPOINTS * paths
+    at += _ENDPOINTS * len(endpoint_of)
     memory = ctypes.create_string_buffer(max(at, 8))
     base = ctypes.addressof(memory)
     nbl_address = {k: base + v for k, v in nbl_offsets.items()}
+    bodies: dict[int, bytes] = {}
+    parts: list[bytes] = []
+    append = parts.append
+    pack = _HEADER.pack
     for i, block in enumerate(blocks):
-        start = offsets[i]
         nxt = block.next_block
         dep = block.dependent_block_list
         slot = slots[i]
         chain = chains[i]
-        struct.pack_into(
-            "<BBHxxxxQQIxxxx16sQQ16s16s16s16sQIxxxxQ",
-            memory,
-            start,
-            int(block.state_type) & 0xFF,  # Header.Type
-            1,
-            BLOCK[0],
-            0 if nxt is None else base + offsets[position[id(nxt)]],
-            0 if dep is None else base + offsets[position[id(dep)]],
-            _status(block.status),  # PENDING as the host hands a tree over
-            bytes(16),
-            0 if slot is None else base + slot,
-            _word(block.ndis_offload_handle),
-            _words(block.protocol_reserved),
-            _words(block.miniport_reserved),
-            _words(block.im_reserved),
-            _words(block.scratch),
-            _word(block.source_handle),
-            int(block.port_number) & 0xFFFFFFFF,
-            nbl_address[id(chain[0])] if chain else 0,
+        append(
+            pack(
+                int(block.state_type) & 0xFF,  # Header.Type
+                1,
+                block_size,
+                0 if nxt is None else base + offsets[position[id(nxt)]],
+                0 if dep is None else base + offsets[position[id(dep)]],
+                _status(block.status),  # PENDING as the host hands a tree over
+                _ZERO16,
+                0 if slot is None else base + slot,
+                _word(block.ndis_offload_handle),
+                _reserved(block.protocol_reserved),
+                _reserved(block.miniport_reserved),
+                _reserved(block.im_reserved),
+                _reserved(block.scratch),
+                _word(block.source_handle),
+                int(block.port_number) & 0xFFFFFFFF,
+                nbl_address[id(chain[0])] if chain else 0,
+            )
         )
         state = block.state
         if state is not None:
-            endpoints = base + endpoints_at + _ENDPOINTS * endpoint_of.get(i, 0)
-            body = _state_bytes(state, endpoints, nbl_address)
-            _put(base, start + BLOCK[0], body)
-            if isinstance(state, PathOffloadState):
-                _put(base, endpoints - base, state.const.source_address.ljust(16, b"\0"))
-                _put(base, endpoints - base + 16, state.const.destination_address.ljust(16, b"\0"))
-        _put(base, guards[i], GUARD)
+            body = bodies.get(id(state))
+            if body is None:
+                endpoints = base + endpoint_at.get(id(state), 0)
+                body = bodies[id(state)] = _state_bytes(state, endpoints, nbl_address)
+            append(body)
+        append(_TAIL)
+    for block, slot in zip(blocks, slots, strict=True):
         if slot is not None:
             value = block.miniport_offload_context.value  # type: ignore[union-attr]
-            struct.pack_into("<Q", memory, slot, value % 2**64 if isinstance(value, int) else 0)
+            append(_SLOT.pack(value % 2**64 if isinstance(value, int) else 0))
+    for chain in chains:
         for k, nbl in enumerate(chain):
             after = nbl_address[id(chain[k + 1])] if k + 1 < len(chain) else 0
-            data_at = data_offsets[id(nbl)]
-            struct.pack_into(
-                "<QQIIQ", memory, nbl_offsets[id(nbl)], after, 0,
-                int(nbl.status) & 0xFFFFFFFF, len(nbl.data), base + data_at,  # type: ignore[call-overload]
-            )  # fmt: skip
-            _put(base, data_at, nbl.data)
+            append(
+                _NBL.pack(
+                    after, 0, _status(nbl.status), len(nbl.data), base + data_offsets[id(nbl)]
+                )
+            )
+    for chain in chains:
+        for nbl in chain:
+            append(nbl.data + bytes(_align(len(nbl.data)) - len(nbl.data)))
+    states = {id(b.state): b.state for b in blocks if type(b.state) is PathOffloadState}
+    for key in endpoint_of:
+        const = states[key].const
+        append(const.source_address.ljust(16, b"\0")[:16])
+        append(const.destination_address.ljust(16, b"\0")[:16])
+    data = b"".join(parts)
+    assert len(data) == at, (len(data), at)
+    ctypes.memmove(base, data, len(data))
     return CTree(memory, base, offsets, slots, guards, nbl_offsets, extras)

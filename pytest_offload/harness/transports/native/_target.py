@@ -56,6 +56,28 @@ _KEEP_RELEASED = 64
 _WATCH_MS = 10
 _MAX_WRITES = 32
 _NULL = bytes(8)
+_ZERO8, _ONES8 = bytes(8), b"\x01" * 8
+
+
+def _mask_of(size: int, zeros: list[tuple[int, int]]) -> bytes:
+    out = bytearray(b"\x01") * size
+    for start, length in zeros:
+        out[start : start + length] = bytes(length)
+    return bytes(out)
+
+
+_BLOCK_MASK = _mask_of(BLOCK[0], [(_STATUS, 4), (_MINIPORT_RESERVED, 16), (_SCRATCH, 16)])
+_NBL_MASK = _mask_of(_NBL_SIZE, [(_NBL_STATUS, 4)])
+_ONES: dict[int, bytes] = {}
+
+
+def _ones(n: int) -> bytes:
+    found = _ONES.get(n)
+    if found is None:
+        found = _ONES[n] = b"\x01" * n
+    return found
+
+
 _SLOT_TEXT = "its context slot (the PVOID MiniportOffloadContext points at)"
 _NBL_TEXT = "a NET_BUFFER_LIST of its send data"
 _BLOCK_FIELDS = sorted((offset, name) for name, offset in _B.items())
@@ -82,6 +104,7 @@ class _Flight:
     nbls: list[tuple[int, NetBufferList]]
     completions: int = 0
     regions: list[tuple[int, int, int, str]] | None = None
+    starts: list[int] | None = None
 
 
 class _Runtime:
@@ -106,23 +129,28 @@ class _Runtime:
         size = len(tree.memory)
         handed = ctypes.create_string_buffer(ctypes.string_at(tree.base, size), size)
         copy = ctypes.create_string_buffer(size)
-        allowed = bytearray(b"\x01") * size
-        zero4, zero8, zero16 = bytes(4), bytes(8), bytes(16)
-        for start in tree.blocks:
-            allowed[start + _STATUS : start + _STATUS + 4] = zero4
-            allowed[start + _MINIPORT_RESERVED : start + _MINIPORT_RESERVED + 16] = zero16
-            allowed[start + _SCRATCH : start + _SCRATCH + 16] = zero16
+        # 1 where the target may not write: everything but each block's Status,
+        # MiniportReserved and Scratch, the cells of new offloads and the NBL statuses.
+        parts: list[bytes] = []
+        for k, (start, guard) in enumerate(zip(tree.blocks, tree.guards, strict=True)):
+            parts.append(_BLOCK_MASK)
+            end = tree.blocks[k + 1] if k + 1 < len(tree.blocks) else guard + len(GUARD)
+            parts.append(_ones(end - start - len(_BLOCK_MASK)))
         for block, slot in zip(blocks, tree.slots, strict=True):
-            context = block.miniport_offload_context
-            if slot is not None and context is not None and context.value is None:
-                allowed[slot : slot + 8] = zero8  # a new offload: the target's to write
+            if slot is not None:
+                context = block.miniport_offload_context
+                new = context is not None and context.value is None
+                parts.append(_ZERO8 if new else _ONES8)  # a new offload's cell is the target's
         nbls: list[tuple[int, NetBufferList]] = []
         for block in blocks:
             for nbl in block.net_buffer_list_chain or ():
                 at = tree.nbls.get(id(nbl))
                 if at is not None:
-                    allowed[at + _NBL_STATUS : at + _NBL_STATUS + 4] = zero4
                     nbls.append((at, nbl))
+        parts.extend(_NBL_MASK for _ in nbls)
+        allowed = bytearray(b"".join(parts))
+        allowed += _ones(size - len(allowed))  # data and path addresses: the host's
+        zero4 = bytes(4)
         mask = ctypes.create_string_buffer(bytes(allowed), size)
         # After the completion, the target still writes the status of send data it
         # completes (tcp_offload_send_complete reports those): not a write to the tree.
@@ -293,7 +321,9 @@ class _Runtime:
         regions = flight.regions
         if regions is None:
             regions = flight.regions = _regions(flight)
-        k = bisect.bisect_right([r[0] for r in regions], start) - 1
+            flight.starts = [r[0] for r in regions]
+        starts = flight.starts or [r[0] for r in regions]
+        k = bisect.bisect_right(starts, start) - 1
         begin, _, position, what = regions[max(k, 0)]
         length = end - start
         if what == "block":
