@@ -7,6 +7,7 @@ from rotting as the library changes.
 from __future__ import annotations
 
 import importlib
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,7 @@ def bench(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         "bench_reference_target",
         "bench_suite",
         "bench_broken_targets",
+        "bench_native",
         "differential",
         "_trees",
     ):
@@ -53,6 +55,14 @@ def test_the_checker_benchmark_runs(bench: Any, capsys: pytest.CaptureFixture[st
 def test_the_reference_target_benchmark_runs(bench: Any) -> None:
     ratios = bench("bench_reference_target").main(["--sizes", "200", "--rounds", "1"])
     assert list(ratios) == [202]
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed (.ci/run does)")
+def test_the_native_benchmark_runs(bench: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    bench("bench_native").main(["--size", "300", "--rounds", "1", "--no-suite"])
+    out = capsys.readouterr().out
+    assert "memory, 303 blocks:" in out
+    assert "read back" in out
 
 
 def test_the_suite_benchmark_runs(bench: Any, capsys: pytest.CaptureFixture[str]) -> None:
