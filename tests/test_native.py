@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -362,3 +363,16 @@ def test_the_harness_library_is_built_once_into_the_cache(
     with pytest.raises(BuildError, match="cannot run the C compiler"):
         build_harness()
     assert os.listdir(tmp_path / "other") == []  # nothing half-built left behind
+
+
+def test_the_complete_example_of_docs_native_md_is_conformant(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    page = (ROOT / "docs" / "native.md").read_text(encoding="utf-8")
+    (source,) = re.findall(r"```c\n(.*?)```", page, re.S)
+    c_file = tmp_path / "docs_example.c"
+    c_file.write_text(source, encoding="utf-8")
+    library = build(c_file, tmp_path / "libdocs_example.so")
+    result = run(pytester, library, "--offload-budget=quick")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    result.stdout.fnmatch_lines(["offload verdict: CONFORMANT"])

@@ -41,6 +41,12 @@ typedef int32_t LONG;
 typedef uint64_t ULONG64;
 typedef uintptr_t ULONG_PTR;
 typedef unsigned char BOOLEAN;
+#ifndef TRUE
+#define TRUE 1
+#endif
+#ifndef FALSE
+#define FALSE 0
+#endif
 typedef void *PVOID;
 typedef PVOID NDIS_HANDLE, *PNDIS_HANDLE;
 /* NDIS_STATUS is a signed 32-bit int: 0xC0000001 arrives as a negative number. */
