@@ -7,18 +7,20 @@ Run: ``python benchmarks/bench_native.py`` (numbers recorded in benchmarks/RESUL
 same run; the default main job against the C example (examples/c_target) within 1.5x
 the wall time of the in-process reference target.
 
-The memory part measures what the child pays per initiate beyond decoding the wire:
-packing the tree (``marshal``: blocks, states, slots, NBLs, guards; plus the masks and
-the hand-over copy) and, after a completion that wrote a status and a context into every
-block, reading it back (statuses and contexts onto the blocks, and the C comparison of
-every other byte). Rounds alternate the traversal and the measured step; the ratio is the
-median of per-round ratios.
+The memory part measures what the child pays per initiate beyond decoding the JSON: from
+the tree's columns as decoded, packing it into C memory (blocks, each distinct state's
+structures, slots, NBLs, guards, the mask of bytes the target may write, the hand-over
+copy) and, after a completion that wrote a status and a context into every block,
+reading it back into the image's columns (and comparing every other byte in C) and
+encoding that image. Rounds alternate the traversal and the measured steps; the ratio is
+the median of per-round ratios.
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
+import itertools
 import re
 import shutil
 import statistics
@@ -26,20 +28,24 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _trees import bare_traversal, big_tree
 
 from pytest_offload.harness import take_snapshot
+from pytest_offload.harness.transports._codec import PointerTable, encode_tree, nbl_hook
+from pytest_offload.harness.transports._messages import InitiateParams, InitiateRequest
 from pytest_offload.harness.transports.native import include_dir
 from pytest_offload.harness.transports.native._build import build_harness
+from pytest_offload.harness.transports.native._columns import PackedTree, pack, read_image
 from pytest_offload.harness.transports.native._library import Library
-from pytest_offload.harness.transports.native._target import _Runtime
+from pytest_offload.harness.transports.native._target import _INITIATE
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -55,56 +61,36 @@ def _timed(function: Callable[[], object], repeat: int) -> float:
     return (time.perf_counter() - start) / repeat
 
 
-class _Host:
-    def initiate_offload_complete(self, root: object) -> None:
-        pass
-
-
-class _Case:
-    host = _Host()
-
-
-def _runtime() -> _Runtime:
-    """The child's runtime over the harness library alone (no vendor library, no
-    dispatcher: the benchmark plays the completion itself)."""
-    library = Library.__new__(Library)
-    library.harness = ctypes.CDLL(str(build_harness()), mode=ctypes.RTLD_GLOBAL)
-    library._declare()
-    runtime = _Runtime.__new__(_Runtime)
-    runtime.library = library
-    runtime.lock = threading.Lock()
-    runtime.flights = {}
-    runtime.nbl_at = {}
-    runtime.released = []
-    return runtime
+def _as_the_child_receives(blocks: list[Any]) -> Any:
+    """The tree's columns as the native child decodes them from the suite's message."""
+    ids: dict[int, int] = {}
+    counter = itertools.count(1)
+    tree, nbls = encode_tree(blocks, PointerTable(), ids, counter.__next__)
+    payload = msgspec.json.encode(
+        InitiateRequest("2.0", 1, "initiate_offload", InitiateParams(1, tree)),
+        enc_hook=nbl_hook(ids, counter.__next__, nbls),
+    )
+    params = msgspec.json.decode(payload, type=dict[str, msgspec.Raw])["params"]
+    return _INITIATE.decode(params).tree
 
 
 def memory(size: int, rounds: int) -> dict[str, float]:
     root = big_tree(size)
     blocks = take_snapshot(root).blocks
-    runtime = _runtime()
-    case: Any = _Case()
+    wire = _as_the_child_receives(blocks)
+    library = Library.harness_only(str(build_harness()))
 
-    def complete(flight: Any) -> None:
-        # What a target does: a status and a context into every block, then complete.
-        tree = flight.tree
-        for k, start in enumerate(tree.blocks):
-            struct.pack_into("<I", tree.memory, start + 0x18, 0)
-            slot = tree.slots[k]
-            if slot is not None:
-                struct.pack_into("<Q", tree.memory, slot, 0x10000 + 0x40 * k)
-        ctypes.memmove(flight.copy, tree.base, flight.size)
-
-    def hand_over() -> Any:
-        return runtime.hand_over(case, blocks)
-
-    def read_back(flight: Any) -> None:
-        runtime._read_back(flight, flight.copy, late=False)
-        runtime.library.unregister(flight.index)
-        runtime.flights.pop(flight.index, None)
-        for slot in (b.miniport_offload_context for b in blocks):
-            if slot is not None:
-                slot.value = None
+    def complete(tree: PackedTree) -> ctypes.Array[ctypes.c_char]:
+        # What a target does: a status and a context into every block, then complete
+        # (the harness copies the tree inside NdisMInitiateOffloadComplete).
+        memory = tree.memory
+        for k in range(tree.count):
+            struct.pack_into("<I", memory, tree.offsets[k] + 0x18, 0)
+            if tree.slot[k]:
+                struct.pack_into("<Q", memory, tree.slots[k], 0x10000 + 0x40 * k)
+        copy = ctypes.create_string_buffer(tree.size)
+        ctypes.memmove(copy, tree.base, tree.size)
+        return copy
 
     steps: dict[str, list[float]] = {
         "traversal": [], "marshal": [], "read_back": [], "ratio": []
@@ -112,12 +98,14 @@ def memory(size: int, rounds: int) -> dict[str, float]:
     for _ in range(rounds):
         base = _timed(lambda: bare_traversal(root), 10)
         start = time.perf_counter()
-        flight = hand_over()
+        tree = pack(wire, library)
         packed = time.perf_counter() - start
-        complete(flight)
+        copy = complete(tree)
         start = time.perf_counter()
-        read_back(flight)
+        image, runs, _ = read_image(tree, copy, library)
+        msgspec.json.encode(image)  # the image as it goes on the wire
         read = time.perf_counter() - start
+        assert not runs, runs  # a status and a context per block: nothing else written
         steps["traversal"].append(base * 1000)
         steps["marshal"].append(packed * 1000)
         steps["read_back"].append(read * 1000)

@@ -47,6 +47,9 @@ BROKEN_BUILDS = {
     9: ("late-write", "INI-NO-TOUCH-AFTER-COMPLETE", "written after the completion"),
     10: ("port-number", "INI-HOST-FIELDS-INTACT", "NDIS_MINIPORT_OFFLOAD_BLOCK_LIST.PortNumber"),
     11: ("state-write", "INI-HOST-FIELDS-INTACT", "TCP_OFFLOAD_STATE_DELEGATED.SndNxt"),
+    13: ("complete-non-root", "INI-COMPLETE-ROOT", "(block 1 of the tree in hand-over order"),
+    14: ("complete-stray", "INI-COMPLETE-ROOT", "no tree handed over lies there"),
+    15: ("late-nbl-status", "INI-SEND-DATA-KEPT-ON-FAILURE", "FAILURE"),
 }
 
 
@@ -75,6 +78,9 @@ def libraries(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
     for value, (name, _, _) in BROKEN_BUILDS.items():
         built[name] = build(BROKEN, where / f"lib{name}.so", f"-DBREAK={value}")
+    built["late-write-slow"] = build(
+        BROKEN, where / "liblate-slow.so", "-DBREAK=9", "-DLATE_MS=400"
+    )
     return built
 
 
@@ -185,6 +191,22 @@ def test_each_broken_c_target_is_caught_with_its_rule(
     assert "Traceback" not in output
     assert "Replay: pytest --offload-target=native:" in output
     assert children_of(libraries[name]) == []
+
+
+def test_a_write_long_after_the_completion_is_one_finding_and_harms_no_later_case(
+    pytester: pytest.Pytester, libraries: dict[str, Path]
+) -> None:
+    # The tree's memory outlives its case, so a write 400 ms late (many cases later)
+    # lands in memory of the harness's: a late write, not a crash or garbage elsewhere.
+    result = run(
+        pytester,
+        libraries["late-write-slow"],
+        "--offload-rules=INI-NO-TOUCH-AFTER-COMPLETE,INI-NO-RAISE,INI-COMPLETE-ONCE,WIRE-PROTOCOL",
+        "--offload-budget=quick",
+    )
+    assert "FAILED" in line_of(result, "INI-NO-TOUCH-AFTER-COMPLETE")
+    for rule_id in ("INI-NO-RAISE", "INI-COMPLETE-ONCE", "WIRE-PROTOCOL"):
+        assert "PASSED" in line_of(result, rule_id), result.stdout.str()
 
 
 def test_the_replay_command_of_a_native_finding_replays_it(

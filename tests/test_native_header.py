@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import ctypes
+import itertools
 import shutil
+import struct
 import subprocess
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 
 from pytest_offload import NeighborOffloadState, PathOffloadState, TcpOffloadState
 from pytest_offload.cli import main
+from pytest_offload.harness.transports._codec import PointerTable, encode_tree, nbl_hook
+from pytest_offload.harness.transports._messages import InitiateParams, InitiateRequest
 from pytest_offload.harness.transports.native import LAYOUT, include_dir, state_stride
-from pytest_offload.harness.transports.native._marshal import marshal
+from pytest_offload.harness.transports.native._build import build_harness
+from pytest_offload.harness.transports.native._columns import pack
+from pytest_offload.harness.transports.native._library import Library
+from pytest_offload.harness.transports.native._target import _INITIATE
 from pytest_offload.model import iter_depth_first
 from pytest_offload.strategies import tree_specs
 
@@ -218,23 +226,49 @@ def walker(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return library
 
 
+def _as_the_child_receives(blocks: list[Any]) -> Any:
+    """The tree's columns as the native child decodes them from the suite's message."""
+    ids: dict[int, int] = {}
+    counter = itertools.count(1)
+    tree, nbls = encode_tree(blocks, PointerTable(), ids, counter.__next__)
+    payload = msgspec.json.encode(
+        InitiateRequest("2.0", 1, "initiate_offload", InitiateParams(1, tree)),
+        enc_hook=nbl_hook(ids, counter.__next__, nbls),
+    )
+    return _INITIATE.decode(
+        msgspec.json.decode(payload, type=dict[str, msgspec.Raw])["params"]
+    ).tree
+
+
+@pytest.fixture(scope="module")
+def harness() -> Library:
+    if GCC is None:
+        pytest.skip("gcc is not installed (.ci/run installs it)")
+    return Library.harness_only(str(build_harness()))
+
+
 @settings(max_examples=40, deadline=None)
 @given(tree_specs(max_neighbors=2))
-def test_a_marshalled_tree_is_what_c_code_reads_and_writes(walker: Any, spec: Any) -> None:
+def test_a_packed_tree_is_what_c_code_reads_and_writes(
+    walker: Any, harness: Library, spec: Any
+) -> None:
     root = spec.build(lambda layer, index: 0x7000 + index)
     blocks = [b for b, *_ in iter_depth_first(root)]
-    tree = marshal(blocks)
+    tree = pack(_as_the_child_receives(blocks), harness)
     assert walker.Walk(tree.root) == _expected_sum(blocks)
     snapshot_depths = {id(b): d for b, d in _depths(root)}
+    memory = tree.memory.raw
     for i, block in enumerate(blocks):
         expected = 0xC0231004 if snapshot_depths[id(block)] == 2 else 0
-        assert tree.status(i) == expected
-        assert tree.guard_intact(i)
+        (status,) = struct.unpack_from("<I", memory, tree.offsets[i] + 0x18)
+        assert status == expected
+        assert memory[tree.guards[i] : tree.guards[i] + 16] == b"\xa5" * 16
         if (
             block.miniport_offload_context is not None
             and block.miniport_offload_context.value is None
         ):
-            assert tree.context(i) == tree.address(tree.blocks[i])  # the C code's context
+            (context,) = struct.unpack_from("<Q", memory, tree.slots[i])
+            assert context == tree.base + tree.offsets[i]  # the C code's context
 
 
 def _depths(root: Any) -> list[tuple[Any, int]]:

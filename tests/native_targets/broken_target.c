@@ -32,6 +32,13 @@
 #define BREAK_PORT_NUMBER 10      /* INI-HOST-FIELDS-INTACT: a host-owned field */
 #define BREAK_STATE_WRITE 11      /* INI-HOST-FIELDS-INTACT: the delegated state */
 #define BREAK_STDOUT 12           /* none: printf on stdout must not break the protocol */
+#define BREAK_COMPLETE_NON_ROOT 13 /* INI-COMPLETE-ROOT: completes with the root's dependent */
+#define BREAK_COMPLETE_STRAY 14   /* INI-COMPLETE-ROOT: completes with a block of its own */
+#define BREAK_LATE_NBL_STATUS 15  /* INI-SEND-DATA-KEPT-ON-FAILURE, after the completion */
+
+#ifndef LATE_MS
+#define LATE_MS 2 /* BREAK_LATE_WRITE's delay after the completion */
+#endif
 
 #ifndef BREAK
 #define BREAK BREAK_NONE
@@ -76,6 +83,12 @@ static VOID ReuseContext(PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST b) {
         *b->MiniportOffloadContext = &Reused;
 }
 static VOID ChangePort(PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST b) { b->PortNumber += 1; }
+static VOID FailedSendStatus(PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST b) {
+    if (b->Header.Type == TcpOffloadState && b->Status != NDIS_STATUS_SUCCESS)
+        for (PNET_BUFFER_LIST n = b->NetBufferListChain; n != NULL; n = NET_BUFFER_LIST_NEXT_NBL(n))
+            NET_BUFFER_LIST_STATUS(n) = NDIS_STATUS_FAILURE; /* not the target's: it failed */
+}
+static NDIS_MINIPORT_OFFLOAD_BLOCK_LIST Stray;
 
 static VOID PastEnd(PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST Root) {
     /* The first byte after the root's last state structure (a new neighbor offload:
@@ -113,7 +126,7 @@ static void *CompleteAgain(void *Argument) {
 
 static void *WriteLate(void *Argument) {
     PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST root = Argument;
-    struct timespec pause = {0, 2 * 1000 * 1000};
+    struct timespec pause = {LATE_MS / 1000, (LATE_MS % 1000) * 1000L * 1000L};
     nanosleep(&pause, NULL);
     root->Status = NDIS_STATUS_FAILURE; /* changed its mind, after completing */
     return NULL;
@@ -150,7 +163,17 @@ static VOID RouteComplete(NDIS_HANDLE Handle, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST 
     default:
         break;
     }
+    if (BREAK == BREAK_COMPLETE_NON_ROOT && Root->DependentBlockList != NULL) {
+        NdisMInitiateOffloadComplete(Handle, Root->DependentBlockList);
+        return;
+    }
+    if (BREAK == BREAK_COMPLETE_STRAY) {
+        NdisMInitiateOffloadComplete(Handle, &Stray);
+        return;
+    }
     NdisMInitiateOffloadComplete(Handle, Root);
+    if (BREAK == BREAK_LATE_NBL_STATUS)
+        Visit(Root, FailedSendStatus);
     if (BREAK == BREAK_SECOND_COMPLETION) {
         AGAIN *again = malloc(sizeof *again);
         if (again != NULL) {

@@ -253,6 +253,10 @@ class InitiateCompleteParams(_Message):
 
     initiate: InitiateId
     image: Image
+    #: (1.1) What NdisMInitiateOffloadComplete was called with when it was not the root of
+    #: the initiate's tree (a native target's harness sees the pointer), e.g. ``"0x7f10
+    #: (block 2 of the tree, not its root)"``: INI-COMPLETE-ROOT judges it.
+    completed_with: Annotated[str, Meta(max_length=400)] | UnsetType = UNSET
 
 
 class SendCompleteParams(_Message):

@@ -87,6 +87,19 @@ _KNOWN_METHODS = (
 )
 
 
+class PVOID:
+    """What a native target completed an initiate with, when not the tree's root (as the
+    harness described the pointer): INI-COMPLETE-ROOT shows it."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
 class TargetRaised(Exception):
     """The target answered ``initiate_offload`` with a JSON-RPC error: the call raised."""
 
@@ -557,7 +570,10 @@ class ProcessTargetFactory:
         if written:
             return  # not a completion: the host sees the writes in the case's last image
         record.completed = True
-        record.case.host.initiate_offload_complete(record.root)
+        if params.completed_with is not msgspec.UNSET and pending is not None:
+            pending.complete_with(PVOID(params.completed_with))
+        else:
+            record.case.host.initiate_offload_complete(record.root)
 
     def _send_complete(self, child: ChildProcess, raw: Any, line: bytes) -> None:
         params = _SEND.decode(raw)

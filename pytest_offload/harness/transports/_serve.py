@@ -274,6 +274,7 @@ def serve(
     name: str = "python target",
     stdin: BinaryIO | None = None,
     stdout: BinaryIO | None = None,
+    server_class: type[_Server] | None = None,
 ) -> int:
     """Serve targets from ``factory`` on stdin/stdout until shutdown or end of input.
 
@@ -288,7 +289,7 @@ def serve(
     else:
         out = stdout
     source = stdin if stdin is not None else sys.stdin.buffer
-    server = _Server(factory, out, name)
+    server = (server_class or _Server)(factory, out, name)
     for line in iter(source.readline, b""):
         if line.strip() and not server.handle(line.rstrip(b"\r\n")):
             break

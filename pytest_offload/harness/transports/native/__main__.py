@@ -15,7 +15,7 @@ import sys
 
 from pytest_offload.harness.transports._serve import serve
 from pytest_offload.harness.transports.native._library import Library, LibraryError
-from pytest_offload.harness.transports.native._target import start
+from pytest_offload.harness.transports.native._target import NativeServer, start
 from pytest_offload.model import CapabilityError
 
 #: The exit status of a child whose library cannot serve as a target.
@@ -40,7 +40,8 @@ def main(argv: list[str]) -> int:
     try:
         library = Library(library_path, harness)
         factory = start(library)
-        return serve(factory, name=f"native:{os.path.basename(library_path)}", stdout=protocol)
+        name = f"native:{os.path.basename(library_path)}"
+        return serve(factory, name=name, stdout=protocol, server_class=NativeServer)
     except (LibraryError, CapabilityError) as exc:
         print(f"offload: {exc}", file=sys.stderr, flush=True)
         return UNUSABLE

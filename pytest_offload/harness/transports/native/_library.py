@@ -151,6 +151,16 @@ class Library:
             raise LibraryError(f"{path} registered no InitiateOffloadHandler")
         self._adapters = 0
 
+    @classmethod
+    def harness_only(cls, harness: str) -> Library:
+        """The harness library alone, no vendor library: enough to pack trees and read
+        them back (tests and benchmarks)."""
+        self = cls.__new__(cls)
+        self.path = "(no vendor library)"
+        self.harness = ctypes.CDLL(harness, mode=ctypes.RTLD_GLOBAL)
+        self._declare()
+        return self
+
     def _declare(self) -> None:
         h = self.harness
         h.pyo_on_crash.restype = None
@@ -179,6 +189,32 @@ class Library:
             ctypes.POINTER(ctypes.c_uint64),
             ctypes.c_size_t,
         )
+        u64p = ctypes.c_void_p
+        h.pyo_layout.restype = ctypes.c_uint64
+        h.pyo_layout.argtypes = (ctypes.c_size_t, u64p, u64p, ctypes.c_char_p, u64p, u64p, u64p)
+        h.pyo_pack.restype = None
+        h.pyo_pack.argtypes = (
+            ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, u64p, u64p, u64p,
+            ctypes.c_char_p, u64p, u64p, u64p, ctypes.c_char_p, u64p, u64p, u64p, u64p, u64p,
+            u64p, u64p, ctypes.c_char_p, u64p, u64p,
+        )  # fmt: skip
+        h.pyo_read.restype = ctypes.c_int
+        h.pyo_read.argtypes = (
+            ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, u64p, u64p, ctypes.c_char_p,
+            u64p, u64p,
+        )  # fmt: skip
+        h.pyo_json_u32.restype = ctypes.c_size_t
+        h.pyo_json_u32.argtypes = (u64p, ctypes.c_size_t, u64p)
+        h.pyo_json_contexts.restype = ctypes.c_size_t
+        h.pyo_json_contexts.argtypes = (
+            u64p,
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+            u64p,
+            ctypes.POINTER(ctypes.c_size_t),
+        )
+        h.pyo_parse_hex.restype = None
+        h.pyo_parse_hex.argtypes = (ctypes.c_char_p, ctypes.c_size_t, u64p)
         h.pyo_initiate.restype = ctypes.c_int
         h.pyo_initiate.argtypes = (ctypes.c_void_p, ctypes.c_void_p)
 

@@ -280,6 +280,171 @@ size_t pyo_diff(const unsigned char *a, const unsigned char *b, const unsigned c
     return n;
 }
 
+/* -- packing a tree from the suite's columns, and reading it back ---------------------- */
+
+#define PYO_BLOCK sizeof(NDIS_MINIPORT_OFFLOAD_BLOCK_LIST)
+#define PYO_GUARD 16
+
+/* Lay out n blocks (each followed by the state bytes of its state, then a guard), then
+ * a PVOID cell per block with a context slot. Returns the end offset. */
+uint64_t pyo_layout(size_t n, const int32_t *state_index, const uint32_t *state_len,
+                    const uint8_t *slot, uint64_t *offsets, uint64_t *guards, uint64_t *slots) {
+    uint64_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        offsets[i] = at;
+        at += PYO_BLOCK + (state_index[i] >= 0 ? state_len[state_index[i]] : 0);
+        guards[i] = at;
+        at += PYO_GUARD;
+    }
+    for (size_t i = 0; i < n; i++) {
+        slots[i] = slot[i] ? at : 0;
+        at += slot[i] ? 8 : 0;
+    }
+    return at;
+}
+
+/* Fill the blocks, their states, guards and slot cells at base, and clear in mask (set
+ * to 1 by the caller) the bytes the target may write. Links are positions (-1: NULL). */
+void pyo_pack(unsigned char *base, unsigned char *mask, size_t n, const uint64_t *offsets,
+              const uint64_t *guards, const uint64_t *slots, const uint8_t *type,
+              const int32_t *next, const int32_t *dep, const uint32_t *status,
+              const uint8_t *slot, const uint64_t *slot_value, const uint64_t *handle,
+              const uint32_t *port, const uint64_t *source, const uint64_t *reserved,
+              const uint64_t *chain, const int32_t *state_index, const unsigned char *blob,
+              const uint64_t *state_at, const uint32_t *state_len) {
+    for (size_t i = 0; i < n; i++) {
+        PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST b = (PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST)(base + offsets[i]);
+        memset(b, 0, PYO_BLOCK);
+        b->Header.Type = type[i];
+        b->Header.Revision = 1;
+        b->Header.Size = (USHORT)PYO_BLOCK;
+        b->NextBlock = next[i] >= 0 ? (PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST)(base + offsets[next[i]]) : NULL;
+        b->DependentBlockList =
+            dep[i] >= 0 ? (PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST)(base + offsets[dep[i]]) : NULL;
+        b->Status = (NDIS_STATUS)status[i];
+        b->MiniportOffloadContext = slot[i] ? (PVOID *)(base + slots[i]) : NULL;
+        b->NdisOffloadHandle = handle != NULL ? (NDIS_HANDLE)(uintptr_t)handle[i] : NULL;
+        if (reserved != NULL) {
+            const uint64_t *w = reserved + 8 * i;
+            memcpy(b->ProtocolReserved, w, 16);
+            memcpy(b->MiniportReserved, w + 2, 16);
+            memcpy(b->ImReserved, w + 4, 16);
+            memcpy(b->Scratch, w + 6, 16);
+        }
+        b->SourceHandle = source != NULL ? (PVOID)(uintptr_t)source[i] : NULL;
+        b->PortNumber = port[i];
+        b->NetBufferListChain = (PNET_BUFFER_LIST)(uintptr_t)chain[i];
+        if (state_index[i] >= 0)
+            memcpy(base + offsets[i] + PYO_BLOCK, blob + state_at[state_index[i]],
+                   state_len[state_index[i]]);
+        memset(base + guards[i], 0xA5, PYO_GUARD);
+        unsigned char *m = mask + offsets[i];
+        memset(m + offsetof(NDIS_MINIPORT_OFFLOAD_BLOCK_LIST, Status), 0, sizeof(NDIS_STATUS));
+        memset(m + offsetof(NDIS_MINIPORT_OFFLOAD_BLOCK_LIST, MiniportReserved), 0, 16);
+        memset(m + offsetof(NDIS_MINIPORT_OFFLOAD_BLOCK_LIST, Scratch), 0, 16);
+        if (slot[i]) {
+            memcpy(base + slots[i], &slot_value[i], 8);
+            if (slot_value[i] == 0) /* a new offload: its cell is the target's to write */
+                memset(mask + slots[i], 0, 8);
+        }
+    }
+}
+
+/* Statuses and context cells out of an image of the tree; returns 1 when some block's
+ * MiniportReserved or Scratch differs from the tree as handed over. */
+int pyo_read(const unsigned char *image, const unsigned char *handed, size_t n,
+             const uint64_t *offsets, const uint64_t *slots, const uint8_t *slot,
+             uint32_t *status, uint64_t *slot_value) {
+    int words = 0;
+    size_t st = offsetof(NDIS_MINIPORT_OFFLOAD_BLOCK_LIST, Status);
+    size_t mr = offsetof(NDIS_MINIPORT_OFFLOAD_BLOCK_LIST, MiniportReserved);
+    size_t sc = offsetof(NDIS_MINIPORT_OFFLOAD_BLOCK_LIST, Scratch);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(&status[i], image + offsets[i] + st, 4);
+        slot_value[i] = 0;
+        if (slot[i])
+            memcpy(&slot_value[i], image + slots[i], 8);
+        if (memcmp(image + offsets[i] + mr, handed + offsets[i] + mr, 16) != 0 ||
+            memcmp(image + offsets[i] + sc, handed + offsets[i] + sc, 16) != 0)
+            words = 1;
+    }
+    return words;
+}
+
+/* JSON text of a column of 32-bit values, e.g. [0,3221225473]; out holds 12n+3 bytes. */
+size_t pyo_json_u32(const uint32_t *values, size_t n, char *out) {
+    char *at = out;
+    *at++ = '[';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *at++ = ',';
+        char digits[12];
+        int k = 0;
+        uint32_t v = values[i];
+        do {
+            digits[k++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        while (k)
+            *at++ = digits[--k];
+    }
+    *at++ = ']';
+    return (size_t)(at - out);
+}
+
+/* JSON text of a context column: "0x..." where pick[i] and the value is not NULL, null
+ * elsewhere; out holds 22n+3 bytes. Returns the length (3: no context at all, "[]"-like). */
+size_t pyo_json_contexts(const uint64_t *values, const uint8_t *pick, size_t n, char *out,
+                         size_t *count) {
+    static const char hex[] = "0123456789abcdef";
+    char *at = out;
+    size_t found = 0;
+    *at++ = '[';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *at++ = ',';
+        uint64_t v = values[i];
+        if (!pick[i] || v == 0) {
+            memcpy(at, "null", 4);
+            at += 4;
+            continue;
+        }
+        found++;
+        char digits[16];
+        int k = 0;
+        do {
+            digits[k++] = hex[v & 0xF];
+            v >>= 4;
+        } while (v);
+        *at++ = '"';
+        *at++ = '0';
+        *at++ = 'x';
+        while (k)
+            *at++ = digits[--k];
+        *at++ = '"';
+    }
+    *at++ = ']';
+    *count = found;
+    return (size_t)(at - out);
+}
+
+/* Hex pointer strings ("0x..", one per line, "0x0" for NULL) to values. */
+void pyo_parse_hex(const char *text, size_t n, uint64_t *out) {
+    const char *at = text;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = 0;
+        if (at[0] == '0' && (at[1] == 'x' || at[1] == 'X'))
+            at += 2;
+        for (; *at && *at != '\n'; at++) {
+            char c = *at;
+            v = v << 4 | (uint64_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+        }
+        out[i] = v;
+        if (*at == '\n')
+            at++;
+    }
+}
+
 /* -- a crash in the target: say where, in C, then die of the same signal ------------- */
 
 static void say(const char *text) {

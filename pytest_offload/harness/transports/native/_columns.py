@@ -1,0 +1,379 @@
+"""A tree from the wire's columns into C memory, and its image back into columns.
+
+The child of a native target never builds Python blocks: the tree arrives as the
+protocol's columns (docs/protocol.md) and the harness library packs it (``pyo_layout``,
+``pyo_pack``: every block, its state structures copied from a blob holding each distinct
+state once, guards, context cells, the mask of bytes the target may write); at the
+completion it reads statuses and context cells out (``pyo_read``) and writes them as the
+image's JSON columns (``pyo_json_u32``, ``pyo_json_contexts``), which go on the wire as
+they are. Python touches each block only through C-level conversions of whole columns;
+its loops run over distinct states, send data and what a target wrote where it should
+not.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+from array import array
+from dataclasses import dataclass, field
+from itertools import compress, repeat
+from operator import is_not
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from pytest_offload.harness.transports._codec import WireError
+from pytest_offload.harness.transports._messages import (
+    Image,
+    NblStatus,
+    NeighborState,
+    PathState,
+    TcpState,
+)
+from pytest_offload.harness.transports.native._layout import COMBINED_STATES, state_stride
+from pytest_offload.harness.transports.native._states import (
+    neighbor_cached,
+    neighbor_const,
+    structures,
+    tcp_cached,
+    tcp_const,
+    tcp_delegated,
+)
+
+if TYPE_CHECKING:
+    from pytest_offload.harness.transports._messages import Tree
+    from pytest_offload.harness.transports.native._library import Library
+
+__all__ = ["PackedTree", "pack", "read_image"]
+
+_KIND = {NeighborState: "neighbor", PathState: "path", TcpState: "tcp"}
+_STATE_BYTES = {kind: sum(map(state_stride, names)) for kind, names in COMBINED_STATES.items()}
+_NONE_M1: dict[object, int] = {None: -1}
+_NULL_HEX: dict[object, str] = {None: "0x0"}
+_NBL_SIZE = 32
+_NBL_STATUS = 16
+_ENDPOINTS = 32
+_PENDING = 0x103
+
+
+def _align(n: int) -> int:
+    return (n + 7) & ~7
+
+
+def _address(values: array[Any] | bytes | ctypes.Array[Any]) -> int:
+    if isinstance(values, array):
+        return values.buffer_info()[0]
+    if isinstance(values, bytes):
+        return ctypes.cast(ctypes.c_char_p(values), ctypes.c_void_p).value or 0
+    return ctypes.addressof(values)
+
+
+@dataclass(eq=False, slots=True)
+class PackedTree:
+    """One tree in C memory, with what is needed to read it back and name writes."""
+
+    memory: ctypes.Array[ctypes.c_char]
+    base: int
+    size: int
+    count: int
+    offsets: array[int]
+    guards: array[int]
+    slots: array[int]
+    slot: bytes
+    #: 1 where the block is a new offload (its context cell is the target's to write).
+    new: bytes
+    handed: ctypes.Array[ctypes.c_char]
+    mask: ctypes.Array[ctypes.c_char]
+    #: The tree as it came (to name what lies where, when a target wrote there).
+    wire: Tree
+    #: Where the endpoint addresses of each path state (by index in ``states``) lie.
+    endpoints: dict[int, int]
+    #: Each NBL: (offset, wire id, position of the block whose chain holds it).
+    nbls: list[tuple[int, int, int]]
+    #: Other bytes of the tree: (start, end, block position, what), for naming writes.
+    extras: list[tuple[int, int, int, str]]
+    keep: list[object] = field(default_factory=list)
+
+    def kind(self, position: int) -> str | None:
+        """The kind of the state after block ``position`` (``None``: none follows it)."""
+        k = self.wire.state[position]
+        return None if k is None else _KIND[type(self.wire.states[k])]
+
+    def regions(self) -> list[tuple[int, int, int, str]]:
+        """Path addresses and send data, as (start, end, block position, what)."""
+        owner = {k: i for i, k in enumerate(self.wire.state) if k in self.endpoints}
+        found = list(self.extras)
+        text = "the path's SourceAddress/DestinationAddress bytes"
+        for k, at in self.endpoints.items():
+            found.append((at, at + _ENDPOINTS, owner.get(k, 0), text))
+        return found
+
+    @property
+    def root(self) -> int:
+        return self.base + self.offsets[0]
+
+    def block_of(self, address: int) -> int | None:
+        """The position of the block at ``address``, if one starts there."""
+        offset = address - self.base
+        if not 0 <= offset < self.size:
+            return None
+        found = _bisect(self.offsets, offset)
+        return found if found is not None and self.offsets[found] == offset else None
+
+
+def _bisect(values: array[int], x: int) -> int | None:
+    lo, hi = 0, len(values)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if values[mid] <= x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo - 1 if lo else None
+
+
+def _column(tree: Tree, name: str) -> Any:
+    value = getattr(tree, name)
+    return None if value is msgspec.UNSET else value
+
+
+def _check(tree: Tree) -> None:
+    n = tree.count
+    for name in tree.__struct_fields__:
+        column = _column(tree, name)
+        if name not in ("count", "states") and column is not None and len(column) != n:
+            raise WireError(f"the tree's {name} has {len(column)} entries, count is {n}")
+
+
+def _positions(column: list[int | None], n: int, what: str) -> array[int]:
+    values: array[int] = array("i", map(_NONE_M1.get, column, column))  # type: ignore[arg-type]
+    if values and (max(values) >= n or min(values) < -1):
+        raise WireError(f"a {what} is out of range: the tree has {n} entries")
+    return values
+
+
+def _hex_column(library: Library, column: list[str | None] | None, n: int) -> array[int] | None:
+    if column is None:
+        return None
+    text = "\n".join(map(_NULL_HEX.get, column, column)).encode("ascii") + b"\0"  # type: ignore[arg-type]
+    out = array("Q", bytes(8 * n))
+    library.harness.pyo_parse_hex(text, n, _address(out))
+    return out
+
+
+def _state_bytes(state: object, endpoints: int, nbl_at: dict[int, int]) -> bytes:
+    def lookup(value: object) -> int:
+        return nbl_at.get(getattr(value, "wire_id", getattr(value, "id", 0)), 0)
+
+    s: Any = state
+    if isinstance(state, NeighborState):
+        bodies = (
+            neighbor_const(s),
+            neighbor_cached(s),
+            struct.pack("<I", s.delegated.nic_reachability_delta),
+        )
+    elif isinstance(state, PathState):
+        bodies = (
+            struct.pack("<QQ", endpoints, endpoints + 16),
+            struct.pack("<I", s.cached.path_mtu),
+            b"",
+        )
+    else:
+        bodies = (tcp_const(s), tcp_cached(s), tcp_delegated(s, lookup))
+    return structures(COMBINED_STATES[_KIND[type(state)]], bodies)  # type: ignore[index]
+
+
+def pack(tree: Tree, library: Library) -> PackedTree:  # noqa: PLR0915 (one layout, in order)
+    """Pack the wire's ``tree`` into C memory.
+
+    Raises:
+        WireError: columns of another length than ``count``, links or state indices out
+            of range (nothing is handed to the target then).
+    """
+    _check(tree)
+    h = library.harness
+    n = tree.count
+    states = tree.states
+    state_index = _positions(tree.state, len(states), "state index")
+    next_block = _positions(tree.next_block, n, "next_block position")
+    dependent = _positions(tree.dependent_block_list, n, "dependent_block_list position")
+    state_len = array("I", (_STATE_BYTES[_KIND[type(s)]] for s in states))
+    slot = bytes(tree.context_slot)
+    offsets, guards, slots = (array("Q", bytes(8 * n)) for _ in range(3))
+    end = int(
+        h.pyo_layout(
+            n, _address(state_index), _address(state_len), slot,
+            _address(offsets), _address(guards), _address(slots),
+        )
+    )  # fmt: skip
+    # Send data, its bytes, then the endpoint addresses of each distinct path state.
+    chains = _column(tree, "net_buffer_list_chain")
+    nbls: list[tuple[int, int, int]] = []
+    extras: list[tuple[int, int, int, str]] = []
+    nbl_at: dict[int, int] = {}
+    data_at: list[tuple[int, bytes]] = []
+    at = end
+    holders: list[tuple[int, list[Any]]] = []
+    if chains is not None:
+        for i, chain in enumerate(chains):
+            if chain:
+                holders.append((i, chain))
+                for nbl in chain:
+                    nbl_at[nbl.id] = at
+                    nbls.append((at, nbl.id, i))
+                    at += _NBL_SIZE
+        for i, chain in holders:
+            for nbl in chain:
+                data_at.append((at, nbl.data))
+                extras.append((at, at + len(nbl.data), i, "the data of an NBL of its send data"))
+                at = _align(at + len(nbl.data))
+    endpoints: dict[int, int] = {}
+    owner = dict(zip(tree.state, range(n), strict=True)) if states else {}
+    for k, state in enumerate(states):
+        if isinstance(state, PathState):
+            endpoints[k] = at
+            extras.append(
+                (
+                    at,
+                    at + _ENDPOINTS,
+                    owner.get(k, 0),
+                    "the path's SourceAddress/DestinationAddress bytes",
+                )
+            )
+            at += _ENDPOINTS
+    size = max(at, 8)
+    memory = ctypes.create_string_buffer(size)
+    base = ctypes.addressof(memory)
+    absolute = {wire: base + offset for wire, offset in nbl_at.items()}
+    parts = []
+    state_at = array("Q", bytes(8 * len(states)))
+    blob_at = 0
+    for k, state in enumerate(states):
+        body = _state_bytes(state, base + endpoints.get(k, 0), absolute)
+        state_at[k] = blob_at
+        blob_at += len(body)
+        parts.append(body)
+    blob = b"".join(parts) or b"\0"
+    try:
+        types = bytes(tree.state_type)
+    except ValueError:  # a robustness case's unknown type: the UCHAR it would be
+        types = bytes(v & 0xFF for v in tree.state_type)
+    status_column = _column(tree, "status")
+    status = (
+        array("I", [_PENDING]) * n
+        if status_column is None
+        else array("I", (v & 0xFFFFFFFF for v in status_column))
+    )
+    slot_value = array("Q", bytes(8 * n))
+    contexts = tree.context
+    linkers = list(compress(range(n), map(is_not, contexts, repeat(None))))
+    for i in linkers:
+        slot_value[i] = int(contexts[i], 16) % 2**64  # type: ignore[arg-type]
+    new = bytes(s and v == 0 for s, v in zip(slot, slot_value, strict=True)) if linkers else slot
+    handles = _hex_column(library, tree.ndis_offload_handle, n)
+    source = _hex_column(library, _column(tree, "source_handle"), n)
+    ports = _column(tree, "port_number")
+    port = array("I", bytes(4 * n)) if ports is None else array("I", ports)
+    reserved = _reserved(tree, n)
+    chain_head = array("Q", bytes(8 * n))
+    for i, chain in holders:
+        chain_head[i] = base + nbl_at[chain[0].id]
+    mask = ctypes.create_string_buffer(size)
+    ctypes.memset(mask, 1, size)
+    h.pyo_pack(
+        base, _address(mask), n, _address(offsets), _address(guards), _address(slots),
+        types, _address(next_block), _address(dependent), _address(status), slot,
+        _address(slot_value), _address(handles) if handles is not None else None,
+        _address(port), _address(source) if source is not None else None,
+        _address(reserved) if reserved is not None else None, _address(chain_head),
+        _address(state_index), blob, _address(state_at), _address(state_len),
+    )  # fmt: skip
+    for _, chain in holders:
+        for k, nbl in enumerate(chain):
+            after = base + nbl_at[chain[k + 1].id] if k + 1 < len(chain) else 0
+            offset = nbl_at[nbl.id]
+            status_bits = nbl.status & 0xFFFFFFFF
+            struct.pack_into("<QQIIQ", memory, offset, after, 0, status_bits, len(nbl.data), 0)
+            ctypes.memset(ctypes.addressof(mask) + offset + _NBL_STATUS, 0, 4)
+    # the data pointers, in the order the data was laid out
+    data_iter = iter(data_at)
+    for _, chain in holders:
+        for nbl in chain:
+            where, payload = next(data_iter)
+            struct.pack_into("<Q", memory, nbl_at[nbl.id] + 24, base + where)
+            ctypes.memmove(base + where, payload, len(payload))
+    for k, where in endpoints.items():
+        const: Any = states[k].const
+        ctypes.memmove(base + where, const.source_address.ljust(16, b"\0")[:16], 16)
+        ctypes.memmove(base + where + 16, const.destination_address.ljust(16, b"\0")[:16], 16)
+    handed = (ctypes.c_char * size).from_buffer_copy(memory)
+    return PackedTree(
+        memory, base, size, n, offsets, guards, slots, slot, new, handed, mask, tree,
+        endpoints, nbls, extras, [blob, handles, source],
+    )  # fmt: skip
+
+
+def _reserved(tree: Tree, n: int) -> array[int] | None:
+    names = ("protocol_reserved", "miniport_reserved", "im_reserved", "scratch")
+    columns = [_column(tree, name) for name in names]
+    if all(c is None for c in columns):
+        return None
+    out = array("Q", bytes(64 * n))
+    for k, column in enumerate(columns):
+        if column is None:
+            continue
+        for i, words in enumerate(column):
+            for w, word in enumerate(words):
+                if word is not None:
+                    out[8 * i + 2 * k + w] = int(word, 16) % 2**64
+    return out
+
+
+def read_image(
+    packed: PackedTree, image: ctypes.Array[ctypes.c_char], library: Library
+) -> tuple[Image, list[tuple[int, int]], int]:
+    """The protocol image of ``image`` (a copy of the tree's memory), and the runs of
+    bytes written outside what is the target's (with how many there are in all)."""
+    h = library.harness
+    n = packed.count
+    status = array("I", bytes(4 * n))
+    values = array("Q", bytes(8 * n))
+    words = h.pyo_read(
+        _address(image), _address(packed.handed), n, _address(packed.offsets),
+        _address(packed.slots), packed.slot, _address(status), _address(values),
+    )  # fmt: skip
+    text = ctypes.create_string_buffer(12 * n + 3)
+    length = h.pyo_json_u32(_address(status), n, _address(text))
+    result = Image(msgspec.Raw(text.raw[:length]))  # type: ignore[arg-type]
+    text = ctypes.create_string_buffer(22 * n + 3)
+    found = ctypes.c_size_t(0)
+    length = h.pyo_json_contexts(
+        _address(values), packed.new, n, _address(text), ctypes.byref(found)
+    )
+    if found.value:
+        result.context = msgspec.Raw(text.raw[:length])  # type: ignore[assignment]
+    if words:
+        memory = image.raw
+        for name, offset in (("miniport_reserved", 0x50), ("scratch", 0x70)):
+            column = []
+            for start in packed.offsets:
+                first, second = struct.unpack_from("<QQ", memory, start + offset)
+                column.append(
+                    [f"0x{first:x}" if first else None, f"0x{second:x}" if second else None]
+                )
+            setattr(result, name, column)
+    if packed.nbls:
+        memory = image.raw
+        handed = packed.handed.raw
+        changed = []
+        for offset, wire, _ in packed.nbls:
+            where = slice(offset + _NBL_STATUS, offset + _NBL_STATUS + 4)
+            if memory[where] != handed[where]:
+                changed.append(NblStatus(wire, struct.unpack("<I", memory[where])[0]))
+        if changed:
+            result.nbl_statuses = changed
+    runs, total = library.diff(
+        _address(packed.handed), _address(image), _address(packed.mask), packed.size
+    )
+    return result, runs, total
