@@ -79,6 +79,8 @@ class PendingInitiate:
         self.wire_errors: list[str] = []
         #: Writes to the tree's C memory outside the target's fields (native targets).
         self.memory_writes: list[MemoryWrite] = []
+        #: Seconds a transport adds to the timeout for moving this tree (see :meth:`allow`).
+        self.allowance = 0.0
         #: The transport that carried the initiate (``None``: in the suite's process).
         self.transport: str | None = getattr(type(target), "offload_transport", None)
         self._completing_thread: threading.Thread | None = None
@@ -124,6 +126,13 @@ class PendingInitiate:
         if answered:
             self._answered.set()
 
+    def allow(self, seconds: float) -> None:
+        """A transport's time for carrying this tree to and from the target (encoding,
+        the pipe, a child packing it into C memory), added to the operation timeout: the
+        timeout is the target's, not the wire's."""
+        with self._lock:
+            self.allowance += max(0.0, seconds)
+
     def memory_written(self, writes: Sequence[MemoryWrite]) -> None:
         """Record writes a transport saw in the tree's memory outside the target's fields
         (before a completion it then reports, or later)."""
@@ -156,10 +165,14 @@ class PendingInitiate:
     def finish(self) -> Observation:
         """Wait for the completion (up to the host's timeout) and build the observation."""
         host = self.host
-        deadline = self._started + host.timeout
         # A raise is an answer too: after it, wait only a moment for a completion that a
-        # thread of the target's might still make, not the whole timeout.
-        self._answered.wait(max(0.0, deadline - time.monotonic()))
+        # thread of the target's might still make, not the whole timeout. The deadline is
+        # read again while waiting: a transport handing the tree over may extend it.
+        while not self._answered.is_set():
+            left = self._started + host.timeout + self.allowance - time.monotonic()
+            if left <= 0 or self._answered.wait(min(left, 0.25)):
+                break
+        deadline = self._started + host.timeout + self.allowance
         if not self._completed.is_set() and (self.raised is not None or self.wire_errors):
             self._completed.wait(min(max(0.0, deadline - time.monotonic()), RAISE_GRACE))
         if self.raised is None and (self._completed.is_set() or not self.wire_errors):
@@ -167,7 +180,8 @@ class PendingInitiate:
             self._returned.wait(max(0.0, deadline - time.monotonic()))
         notes: list[str] = []
         if not self._returned.is_set():
-            notes.append(f"initiate_offload had not returned after {host.timeout:g} s")
+            waited = host.timeout + self.allowance
+            notes.append(f"initiate_offload had not returned after {waited:g} s")
         final: TreeImage | None = None
         with self._lock:
             completing = self._completing_thread
@@ -203,7 +217,7 @@ class PendingInitiate:
             final_image=final,
             raised=raised,
             send_completed=self.host.send_completed(),
-            timeout=self.host.timeout,
+            timeout=self.host.timeout + self.allowance,
             label=self.label,
             notes=tuple(notes),
             returned=self._returned.is_set(),
