@@ -166,6 +166,10 @@ static ULONG64 Visit(PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST block, int depth) {
                      nbl = NET_BUFFER_LIST_NEXT_NBL(nbl)) {
                     sum += nbl->DataLength;
                 }
+                for (PNET_BUFFER_LIST nbl = d->BufferedData; nbl != NULL;
+                     nbl = NET_BUFFER_LIST_NEXT_NBL(nbl)) {
+                    sum += 1000u * nbl->DataLength + nbl->Data[0];
+                }
             } else if (block->Header.Type == Ip4OffloadState ||
                        block->Header.Type == Ip6OffloadState) {
                 PPATH_OFFLOAD_STATE_CONST c = (PPATH_OFFLOAD_STATE_CONST)state;
@@ -201,6 +205,7 @@ def _expected_sum(blocks: list[Any]) -> int:
             total += k.initial_rcv_wnd + k.ttl_or_hop_limit + k.flow_label + k.user_priority
             total += int(d.state) + d.cwnd + d.retransmit.timeout_delta
             total += sum(len(n.data) for n in block.net_buffer_list_chain or ())
+            total += sum(1000 * len(n.data) + n.data[0] for n in d.buffered_data)
         elif isinstance(state, PathOffloadState):
             total += state.const.source_address[0] + state.const.destination_address[3]
             total += state.cached.path_mtu

@@ -55,6 +55,7 @@ _NBL_SIZE = 32
 _NBL_STATUS = 16
 _ENDPOINTS = 32
 _PENDING = 0x103
+_RECEIVED = "a NET_BUFFER_LIST of its buffered receive data"
 
 
 def _align(n: int) -> int:
@@ -162,9 +163,21 @@ def _hex_column(library: Library, column: list[str | None] | None, n: int) -> ar
     return out
 
 
+def _nbl_id(value: object) -> int:
+    """The wire id of an NBL a state names (decoded as a reference) or a chain holds."""
+    return int(getattr(value, "wire_id", getattr(value, "id", 0)))
+
+
+def _u32(value: object) -> int:
+    try:
+        return int(value) & 0xFFFFFFFF  # type: ignore[call-overload,no-any-return]
+    except (TypeError, ValueError):
+        return 0
+
+
 def _state_bytes(state: object, endpoints: int, nbl_at: dict[int, int]) -> bytes:
     def lookup(value: object) -> int:
-        return nbl_at.get(getattr(value, "wire_id", getattr(value, "id", 0)), 0)
+        return nbl_at.get(_nbl_id(value), 0)
 
     s: Any = state
     if isinstance(state, NeighborState):
@@ -228,19 +241,51 @@ def pack(tree: Tree, library: Library) -> PackedTree:  # noqa: PLR0915 (one layo
                 data_at.append((at, nbl.data))
                 extras.append((at, at + len(nbl.data), i, "the data of an NBL of its send data"))
                 at = _align(at + len(nbl.data))
+    # NBLs a TCP state names that are not send data of a chain: its buffered receive
+    # data (BufferedData, chained by Next) and any send_data_head/tail of its own.
+    received: list[tuple[int, Any, Any]] = []  # (owner position, NBL, the one after it)
+    wanted = [
+        (k, state.delegated)
+        for k, state in enumerate(states)
+        if isinstance(state, TcpState)
+        and (
+            state.delegated.buffered_data
+            or any(
+                _nbl_id(r) not in nbl_at
+                for r in (state.delegated.send_data_head, state.delegated.send_data_tail)
+                if r is not None
+            )
+        )
+    ]
+    if wanted:
+        first_block: dict[int, int] = {}
+        for i, k in enumerate(tree.state):
+            if k is not None and k not in first_block:
+                first_block[k] = i
+        for k, delegated in wanted:
+            owner = first_block.get(k, 0)
+            refs = list(delegated.buffered_data)
+            for r in (delegated.send_data_head, delegated.send_data_tail):
+                if r is not None and _nbl_id(r) not in nbl_at and r not in refs:
+                    refs.append(r)
+            for j, ref in enumerate(refs):
+                if _nbl_id(ref) in nbl_at:
+                    continue
+                nbl_at[_nbl_id(ref)] = at
+                following = refs[j + 1] if j + 1 < len(delegated.buffered_data) else None
+                received.append((owner, ref, following))
+                extras.append(
+                    (at, at + _NBL_SIZE, owner, "a NET_BUFFER_LIST of its buffered receive data")
+                )
+                at += _NBL_SIZE
+        for owner, ref, _ in list(received):
+            data_at.append((at, ref.data))
+            extras.append((at, at + len(ref.data), owner, f"the data of {_RECEIVED[2:]}"))
+            at = _align(at + len(ref.data))
     endpoints: dict[int, int] = {}
-    owner = dict(zip(tree.state, range(n), strict=True)) if states else {}
     for k, state in enumerate(states):
         if isinstance(state, PathState):
             endpoints[k] = at
-            extras.append(
-                (
-                    at,
-                    at + _ENDPOINTS,
-                    owner.get(k, 0),
-                    "the path's SourceAddress/DestinationAddress bytes",
-                )
-            )
             at += _ENDPOINTS
     size = max(at, 8)
     memory = ctypes.create_string_buffer(size)
@@ -296,6 +341,12 @@ def pack(tree: Tree, library: Library) -> PackedTree:  # noqa: PLR0915 (one layo
             status_bits = nbl.status & 0xFFFFFFFF
             struct.pack_into("<QQIIQ", memory, offset, after, 0, status_bits, len(nbl.data), 0)
             ctypes.memset(ctypes.addressof(mask) + offset + _NBL_STATUS, 0, 4)
+    for _, ref, following in received:
+        after = base + nbl_at[_nbl_id(following)] if following is not None else 0
+        status_bits = _u32(getattr(ref, "status", 0))
+        struct.pack_into(
+            "<QQIIQ", memory, nbl_at[_nbl_id(ref)], after, 0, status_bits, len(ref.data), 0
+        )
     # the data pointers, in the order the data was laid out
     data_iter = iter(data_at)
     for _, chain in holders:
@@ -303,6 +354,10 @@ def pack(tree: Tree, library: Library) -> PackedTree:  # noqa: PLR0915 (one layo
             where, payload = next(data_iter)
             struct.pack_into("<Q", memory, nbl_at[nbl.id] + 24, base + where)
             ctypes.memmove(base + where, payload, len(payload))
+    for _, ref, _ in received:
+        where, payload = next(data_iter)
+        struct.pack_into("<Q", memory, nbl_at[_nbl_id(ref)] + 24, base + where)
+        ctypes.memmove(base + where, payload, len(payload))
     for k, where in endpoints.items():
         const: Any = states[k].const
         ctypes.memmove(base + where, const.source_address.ljust(16, b"\0")[:16], 16)

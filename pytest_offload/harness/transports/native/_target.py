@@ -67,6 +67,23 @@ _KEEP_BYTES = 1 << 30
 _WATCH_MS = 10
 _MAX_WRITES = 32
 _BLOCK_FIELDS = sorted((offset, name) for name, offset in _BLOCK[1].items())
+#: Bitfields have no offsetof: the storage unit each lies in (MS layout, domain.md 2).
+_BITFIELDS = {
+    "NEIGHBOR_OFFLOAD_STATE_CONST": {"VlanId": 0x28},
+    "TCP_OFFLOAD_STATE_CONST": {"SndWindScale/RcvWindScale": 0x0E},
+    "TCP_OFFLOAD_STATE_CACHED": {"FlowLabel": 0x24, "UserPriority": 0x2A},
+}
+
+
+def _fields_of(structure: str) -> list[tuple[int, str]]:
+    """(offset, name) of a structure's fields, bitfields included, union members that
+    share an offset named together (``BufferedData/ReceiveBacklogSize``)."""
+    named: dict[int, str] = {}
+    for name, offset in (*LAYOUT[structure][1].items(), *_BITFIELDS.get(structure, {}).items()):
+        named[offset] = f"{named[offset]}/{name}" if offset in named else name
+    return sorted(named.items())
+
+
 _SLOT_TEXT = "its context slot (the PVOID MiniportOffloadContext points at)"
 _NBL_TEXT = "a NET_BUFFER_LIST of its send data"
 _INITIATE = msgspec.json.Decoder(InitiateParams, dec_hook=nbl_ref_hook)
@@ -112,9 +129,15 @@ class _Runtime:
 
     def hand_over(self, target: NativeTarget, initiate: int, tree: PackedTree) -> _Flight:
         copy = ctypes.create_string_buffer(tree.size)
-        # After the completion every byte is watched, NBL statuses included: the suite
-        # judges those (INI-SEND-DATA-KEPT-ON-FAILURE), as it does for any target.
+        # After the completion every byte is watched, NBL statuses included (the suite
+        # judges those: INI-SEND-DATA-KEPT-ON-FAILURE), except the Next links of send
+        # data: a miniport relinks NBLs it completes (a part of a chain, another order).
         late_mask = None
+        if tree.nbls:
+            late_mask = ctypes.create_string_buffer(tree.size)
+            ctypes.memset(late_mask, 1, tree.size)
+            for offset, _, _ in tree.nbls:
+                ctypes.memset(ctypes.addressof(late_mask) + offset, 0, 8)
         index = self.library.register(tree.root, tree.base, tree.size, ctypes.addressof(copy))
         if index < 0:
             raise RuntimeError("too many trees in flight at once for the native harness")
@@ -292,7 +315,7 @@ def _field(tree: PackedTree, position: int, offset: int) -> str:
     for name in COMBINED_STATES.get(kind or "", ()):
         stride = state_stride(name)
         if rest < stride:
-            fields = sorted((o, f) for f, o in LAYOUT[name][1].items())
+            fields = _fields_of(name)
             k = bisect.bisect_right([o for o, _ in fields], rest) - 1
             at, field = fields[max(k, 0)]
             suffix = f"+{rest - at:#x}" if rest > at else ""
