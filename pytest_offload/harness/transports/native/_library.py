@@ -278,8 +278,12 @@ class Library:
 
     # -- the harness's queue -----------------------------------------------------------
 
-    def register(self, root: int, base: int, size: int, copy: int) -> int:
-        return int(self.harness.pyo_register(root, base, size, copy))
+    def register(self, root: int, base: int, size: int, copy: int) -> tuple[int, int]:
+        """Watch a tree: its index in the harness's table and the serial of this
+        registration (completion events carry it in ``info``)."""
+        serial = ctypes.c_uint64(0)
+        index = int(self.harness.pyo_register(root, base, size, copy, ctypes.byref(serial)))
+        return index, serial.value
 
     def unregister(self, tree: int) -> None:
         self.harness.pyo_unregister(tree)

@@ -54,6 +54,7 @@ typedef struct {
     size_t size;
     unsigned char *copy;   /* the memory as it was at the first completion */
     int completions;
+    uint64_t serial;       /* names this registration (an index is reused) */
 } pyo_tree;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -64,6 +65,7 @@ static unsigned overflowed;
 static pyo_tree trees[PYO_TREES];
 static NDIS_PROVIDER_CHIMNEY_OFFLOAD_GENERIC_CHARACTERISTICS characteristics;
 static int registered;
+static uint64_t serials;
 
 static void push(int32_t kind, int32_t tree, void *handle, void *pointer, uint64_t info,
                  uint64_t info2) {
@@ -122,7 +124,8 @@ VOID NdisMInitiateOffloadComplete(NDIS_HANDLE NdisMiniportHandle,
     }
     if (found >= 0 && trees[found].completions++ == 0)
         memcpy(trees[found].copy, trees[found].base, trees[found].size);
-    push(PYO_INITIATE_COMPLETE, found, NdisMiniportHandle, OffloadBlockList, 0, 0);
+    push(PYO_INITIATE_COMPLETE, found, NdisMiniportHandle, OffloadBlockList,
+         found >= 0 ? trees[found].serial : 0, 0);
     pthread_mutex_unlock(&lock);
 }
 
@@ -190,8 +193,10 @@ const NDIS_PROVIDER_CHIMNEY_OFFLOAD_GENERIC_CHARACTERISTICS *pyo_characteristics
 }
 
 /* Watch a tree handed to the target: its root, its memory, and where to copy it at its
- * first completion. Returns the tree's index, or -1 when too many are watched. */
-int pyo_register(void *root, void *base, size_t size, void *copy) {
+ * first completion. Returns the tree's index (*serial names this registration: a
+ * completion event carries it, so an index reused later is never mistaken), or -1 when
+ * too many are watched. */
+int pyo_register(void *root, void *base, size_t size, void *copy, uint64_t *serial) {
     pthread_mutex_lock(&lock);
     int found = -1;
     for (int i = 0; i < PYO_TREES; i++) {
@@ -201,6 +206,8 @@ int pyo_register(void *root, void *base, size_t size, void *copy) {
             trees[i].size = size;
             trees[i].copy = copy;
             trees[i].completions = 0;
+            trees[i].serial = ++serials;
+            *serial = trees[i].serial;
             found = i;
             break;
         }
