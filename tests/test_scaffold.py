@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_offload.cli import main
-from pytest_offload.generate._aims import _capacity_edge
+from pytest_offload.generate._aims._capacity import _capacity_edge
 from pytest_offload.harness.transports.native import include_dir
 from pytest_offload.model import OffloadCapabilities
 
