@@ -36,12 +36,9 @@ from pytest_offload.harness.transports._messages import (
     PROTOCOL_VERSION,
     Capabilities,
     HandshakeResult,
-    Image,
     InitiateCompleteNotification,
     InitiateCompleteParams,
     InitiateParams,
-    InitiateWrittenNotification,
-    MemoryWrite,
     NblStatus,
     SendCompleteNotification,
     SendCompleteParams,
@@ -65,7 +62,7 @@ _INITIATE = msgspec.json.Decoder(InitiateParams, dec_hook=nbl_ref_hook)
 class _Served:
     """One initiate handed to the served target."""
 
-    __slots__ = ("blocks", "handed", "initiate", "request_id", "root", "writes")
+    __slots__ = ("blocks", "handed", "initiate", "request_id", "root")
 
     def __init__(
         self,
@@ -79,8 +76,6 @@ class _Served:
         self.blocks = blocks
         self.handed = handed
         self.root = blocks[0]
-        #: Memory writes a native target's harness reported, not yet sent.
-        self.writes: list[MemoryWrite] = []
 
 
 class _ServeHost:
@@ -93,56 +88,16 @@ class _ServeHost:
         self.initiates: list[_Served] = []
         self.lock = threading.Lock()
 
-    def _served(self, root: object) -> _Served | None:
+    def initiate_offload_complete(self, root: OffloadBlockList) -> None:
         with self.lock:
             found = [s for s in self.initiates if s.root is root]
-            return found[0] if found else (self.initiates[0] if self.initiates else None)
-
-    def _image(self, served: _Served) -> Image:
-        image = image_of(served.blocks, served.handed, self.nbl_ids, self.table)
-        with self.lock:
-            writes, served.writes = served.writes, []
-        if writes:
-            image.memory_writes = writes
-        return image
-
-    def initiate_offload_complete(self, root: OffloadBlockList) -> None:
-        served = self._served(root)
+            served = found[0] if found else (self.initiates[0] if self.initiates else None)
         if served is None:
             return
-        params = InitiateCompleteParams(served.initiate, self._image(served))
+        image = image_of(served.blocks, served.handed, self.nbl_ids, self.table)
+        params = InitiateCompleteParams(served.initiate, image)
         self.server.send(
             InitiateCompleteNotification("2.0", "initiate_offload_complete", params),
-            self.nbl_ids,
-        )
-
-    # -- what a native target's harness adds (protocol 1.1) --------------------------------
-
-    def blocks_of(self, root: OffloadBlockList) -> list[OffloadBlockList] | None:
-        """The blocks of the tree ``root`` heads, in hand-over order (as decoded)."""
-        with self.lock:
-            found = [s for s in self.initiates if s.root is root]
-        return found[0].blocks if found else None
-
-    def report_memory_writes(
-        self, root: OffloadBlockList, writes: Sequence[MemoryWrite], late: bool
-    ) -> None:
-        """Writes outside the target's fields, sent with the next image of ``root``'s
-        tree (``late`` is the suite's to decide: it knows what completed)."""
-        del late
-        served = self._served(root)
-        if served is not None:
-            with self.lock:
-                served.writes.extend(writes)
-
-    def initiate_offload_written(self, root: OffloadBlockList) -> None:
-        """The target wrote into ``root``'s tree after completing it: send what it holds."""
-        served = self._served(root)
-        if served is None:
-            return
-        params = InitiateCompleteParams(served.initiate, self._image(served))
-        self.server.send(
-            InitiateWrittenNotification("2.0", "initiate_offload_written", params),
             self.nbl_ids,
         )
 

@@ -13,6 +13,7 @@ not.
 
 from __future__ import annotations
 
+import bisect
 import ctypes
 import struct
 from array import array
@@ -119,19 +120,8 @@ class PackedTree:
         offset = address - self.base
         if not 0 <= offset < self.size:
             return None
-        found = _bisect(self.offsets, offset)
-        return found if found is not None and self.offsets[found] == offset else None
-
-
-def _bisect(values: array[int], x: int) -> int | None:
-    lo, hi = 0, len(values)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if values[mid] <= x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo - 1 if lo else None
+        found = bisect.bisect_right(self.offsets, offset) - 1
+        return found if found >= 0 and self.offsets[found] == offset else None
 
 
 def _column(tree: Tree, name: str) -> Any:
