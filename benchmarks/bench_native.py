@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import itertools
-import re
 import shutil
 import statistics
 import struct
@@ -37,10 +35,9 @@ import msgspec
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _trees import bare_traversal, big_tree
+from bench_process import _encode, _timed, main_job
 
 from pytest_offload.harness import take_snapshot
-from pytest_offload.harness.transports._codec import PointerTable, encode_tree, nbl_hook
-from pytest_offload.harness.transports._messages import InitiateParams, InitiateRequest
 from pytest_offload.harness.transports.native import include_dir
 from pytest_offload.harness.transports.native._build import build_harness
 from pytest_offload.harness.transports.native._columns import PackedTree, pack, read_image
@@ -48,29 +45,14 @@ from pytest_offload.harness.transports.native._library import Library
 from pytest_offload.harness.transports.native._target import _INITIATE
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED = 20261201
-
-
-def _timed(function: Callable[[], object], repeat: int) -> float:
-    start = time.perf_counter()
-    for _ in range(repeat):
-        function()
-    return (time.perf_counter() - start) / repeat
 
 
 def _as_the_child_receives(blocks: list[Any]) -> Any:
     """The tree's columns as the native child decodes them from the suite's message."""
-    ids: dict[int, int] = {}
-    counter = itertools.count(1)
-    tree, nbls = encode_tree(blocks, PointerTable(), ids, counter.__next__)
-    payload = msgspec.json.encode(
-        InitiateRequest("2.0", 1, "initiate_offload", InitiateParams(1, tree)),
-        enc_hook=nbl_hook(ids, counter.__next__, nbls),
-    )
-    params = msgspec.json.decode(payload, type=dict[str, msgspec.Raw])["params"]
+    params = msgspec.json.decode(_encode(blocks), type=dict[str, msgspec.Raw])["params"]
     return _INITIATE.decode(params).tree
 
 
@@ -126,20 +108,6 @@ def build_example(where: Path) -> Path:
         check=True,
     )  # fmt: skip
     return library
-
-
-def main_job(target: str) -> tuple[float, str]:
-    """Wall time and verdict line of the default main job against ``target``."""
-    with tempfile.TemporaryDirectory() as scratch:
-        start = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-m", "pytest", f"--offload-target={target}",
-             f"--offload-seed={SEED}", "-p", "no:cacheprovider", "-q"],
-            cwd=scratch, capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        elapsed = time.perf_counter() - start
-    verdict = re.search(r"^offload verdict: .*$", done.stdout, re.MULTILINE)
-    return elapsed, verdict.group(0) if verdict else done.stdout[-500:]
 
 
 def main(argv: Sequence[str] | None = None) -> bool:

@@ -37,6 +37,7 @@ def bench(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         "bench_suite",
         "bench_broken_targets",
         "bench_native",
+        "bench_process",
         "differential",
         "_trees",
     ):
