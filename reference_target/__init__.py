@@ -7,7 +7,7 @@ It depends on the pytest_offload model only, never on pytest or the plugin.
 
 from __future__ import annotations
 
-from pytest_offload.model import Host, OffloadCapabilities, TcpConnectionState
+from pytest_offload.model import Host, OffloadCapabilities, OffloadOperation, TcpConnectionState
 from reference_target._target import CompletionMode, ReferenceTarget
 
 __all__ = ["CompletionMode", "ReferenceTarget", "create_target"]
@@ -38,6 +38,8 @@ def create_target(
     ndis_version: tuple[int, int] = (6, 20),
     completion: CompletionMode = "inline",
     delay: float = 0.005,
+    operations: frozenset[OffloadOperation] = frozenset(OffloadOperation),
+    upload_invalidated: bool = True,
 ) -> ReferenceTarget:
     """Create a fresh reference target with nothing offloaded.
 
@@ -71,6 +73,10 @@ def create_target(
         completion: ``"inline"`` (inside ``initiate_offload``), ``"thread"`` (a worker
             thread) or ``"delayed"`` (a worker thread after ``delay`` seconds).
         delay: Seconds before completing in ``"delayed"`` mode.
+        operations: The operations it declares (default all five); ``{INITIATE}`` makes
+            an initiate-only (v1) target, which hands send data back after the initiate.
+        upload_invalidated: Whether it asks (``RETRIEVE`` with ``INVALID_STATE``) for the
+            upload of connections depending on invalidated state (domain.md 5.4).
 
     Raises:
         CapabilityError: when a limit is out of range.
@@ -101,6 +107,7 @@ def create_target(
         source_mac_capacity=source_mac_capacity,
         neighbor_capacity=neighbor_capacity,
         path_capacity=path_capacity,
+        operations=frozenset(operations),
     )
     return ReferenceTarget(
         host,
@@ -112,4 +119,5 @@ def create_target(
         reject_states=frozenset(reject_states),
         completion=completion,
         delay=delay,
+        upload_invalidated=upload_invalidated,
     )

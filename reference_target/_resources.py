@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pytest_offload.model import NeighborOffloadState, PathOffloadState, TcpOffloadState
+    from pytest_offload.model import (
+        NeighborOffloadState,
+        NetBufferList,
+        PathOffloadState,
+        TcpOffloadState,
+    )
 
 #: Host memory each offloaded object takes from the budget (bytes), besides buffered data.
 OBJECT_COST = {"neighbor": 256, "path": 256, "tcp": 1024}
@@ -19,7 +24,18 @@ class OffloadedObject:
     Domain.md 1.6: each TCP object points to its path, each path to its neighbor.
     """
 
-    __slots__ = ("buffered", "handle", "layer", "parent", "state")
+    __slots__ = (
+        "aborted",
+        "buffered",
+        "cached",
+        "handle",
+        "invalid",
+        "layer",
+        "memory",
+        "parent",
+        "sends",
+        "state",
+    )
 
     def __init__(
         self,
@@ -33,6 +49,13 @@ class OffloadedObject:
         self.parent = parent
         self.handle = handle
         self.buffered = b""
+        #: The cached variables now in force (the offloaded ones until an update).
+        self.cached: object = state.cached
+        self.invalid = False
+        #: Outstanding send data taken over at offload, not yet handed back.
+        self.sends: tuple[NetBufferList, ...] = ()
+        self.aborted = False
+        self.memory = 0
 
     def __repr__(self) -> str:
         return f"<{self.layer} context 0x{id(self):x}>"
@@ -56,6 +79,29 @@ class Pools:
         self.objects[id(obj)] = obj
         self.counts[obj.layer] += 1
         self.memory_used += memory
+        obj.memory = memory
+
+    def unregister(self, obj: OffloadedObject) -> None:
+        """Free everything ``obj`` holds (terminate SUCCESS): its entry, memory, buffers
+        and its share of the VLAN, MAC and source-address tables."""
+        del self.objects[id(obj)]
+        self.counts[obj.layer] -= 1
+        self.memory_used -= obj.memory
+        state: Any = obj.state
+        if obj.layer == "tcp":
+            self.xmit_used -= 1 + len(obj.sends)
+            self.rcv_used -= 1 + len(state.delegated.buffered_data)
+        elif obj.layer == "path":
+            _release(self.source_ips, state.const.source_address)
+        else:
+            if state.const.vlan_id != 0:
+                _release(self.vlans, state.const.vlan_id)
+            if state.const.has_source_mac:
+                _release(self.macs, state.const.dl_source_address.ljust(32, b"\0"))
+
+    def dependents(self, obj: OffloadedObject) -> list[OffloadedObject]:
+        """The objects that depend on ``obj`` now (paths of a neighbor, TCP of a path)."""
+        return [o for o in self.objects.values() if o.parent is obj]
 
     def lookup(self, context: object, layer: str) -> OffloadedObject | None:
         """The object a linker's context names, if this target offloaded it at ``layer``."""
@@ -63,3 +109,9 @@ class Pools:
         if obj is None or obj is not context or obj.layer != layer:
             return None
         return obj
+
+
+def _release(table: Counter[Any], key: object) -> None:
+    table[key] -= 1
+    if table[key] <= 0:
+        del table[key]

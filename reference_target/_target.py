@@ -12,11 +12,13 @@ from pytest_offload.model import (
     NeighborOffloadState,
     OffloadBlockList,
     OffloadCapabilities,
+    OffloadOperation,
     OffloadStateType,
     PathOffloadState,
     TcpConnectionState,
     TcpOffloadState,
 )
+from reference_target._lifecycle import LifecycleOperations
 from reference_target._resources import OBJECT_COST, OffloadedObject, Pools
 
 if TYPE_CHECKING:
@@ -45,14 +47,16 @@ _TCP_ENTRIES = S.OFFLOAD_TCP_ENTRIES
 _OFFLOADED = frozenset({_SUCCESS, _PARTIAL})
 
 
-class ReferenceTarget:
-    """An offload target that follows domain.md 1.4, 1.5, 3 and 4, with declared limits.
+class ReferenceTarget(LifecycleOperations):
+    """An offload target that follows domain.md 1.4, 1.5, 3, 4 and 5, with declared limits.
 
     It walks each tree depth-first, breadth-next; decides each new offload against its own
     table of offloaded objects and its resource pools; gives the dependents of a failed
     block FAILURE without attempting them; hands out a unique context per object; leaves
     the send data of failed TCP blocks alone; copies buffered receive data before
     completing; and completes exactly once, inline, on a worker thread or after a delay.
+    Terminate, update, invalidate and query come from :class:`LifecycleOperations`; a
+    declaration without them makes it an initiate-only (v1) target.
     """
 
     def __init__(
@@ -67,6 +71,7 @@ class ReferenceTarget:
         reject_states: frozenset[TcpConnectionState],
         completion: CompletionMode,
         delay: float,
+        upload_invalidated: bool = True,
     ) -> None:
         self.host = host
         self.capabilities = capabilities
@@ -77,6 +82,7 @@ class ReferenceTarget:
         self.reject_states = reject_states
         self.completion = completion
         self.delay = delay
+        self.upload_invalidated = upload_invalidated
         self.pools = Pools()
         self._lock = threading.Lock()
         self._admit_at: tuple[Admission, ...] | None = None
@@ -113,8 +119,12 @@ class ReferenceTarget:
     def _offload_and_complete(self, root: OffloadBlockList) -> None:
         sends = self._walk_tree(root)
         self.host.initiate_offload_complete(root)
-        # Outstanding send data of offloaded connections is now the target's; pretend it
-        # was transmitted and acknowledged, and hand it back once the initiate completed.
+        if OffloadOperation.TERMINATE in self.capabilities.operations:
+            # No segment ever reaches a target under the suite (lifecycle.md H9): its
+            # send data stays outstanding until the connection is terminated.
+            return
+        # An initiate-only target never hands send data back through a terminate: pretend
+        # it was transmitted and acknowledged, and hand it back once the initiate completed.
         for chain in sends:
             for nbl in chain:
                 nbl.status = S.SUCCESS
@@ -320,6 +330,7 @@ class ReferenceTarget:
             return None, S.FAILURE  # cannot copy buffered receive data (domain.md 4.3)
         obj = OffloadedObject("tcp", state, parent, block.ndis_offload_handle)
         obj.buffered = copied
+        obj.sends = tuple(sends)
         pools.xmit_used += xmit_needed
         pools.rcv_used += rcv_needed
         pools.register(obj, OBJECT_COST["tcp"] + len(copied))

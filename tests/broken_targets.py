@@ -23,6 +23,7 @@ from pytest_offload import (
 )
 from reference_target import ReferenceTarget
 from reference_target._resources import OffloadedObject
+from tests.broken_lifecycle import BROKEN_LIFECYCLE, v1_only
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -497,6 +498,9 @@ BROKEN: dict[str, Callable[[Host], Any]] = {
 }
 
 
+BROKEN |= BROKEN_LIFECYCLE
+
+
 def factory_name(rule_id: str) -> str:
     """The attribute of this module that creates the target breaking ``rule_id``."""
     return "break_" + rule_id.removeprefix("INI-").lower().replace("-", "_")
@@ -712,3 +716,6 @@ def break_capacity_racy(host: Host) -> ReferenceTarget:
 
 def reference_capacity_10k(host: Host) -> ReferenceTarget:
     return reference_target.create_target(host, tcp_capacity=10_000)
+
+
+reference_v1 = v1_only

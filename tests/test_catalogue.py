@@ -12,6 +12,7 @@ from pytest_offload import CATALOGUE, Grade
 from pytest_offload.catalogue import GROUPS
 
 SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "spec" / "rules.md"
+LIFECYCLE = SPEC.with_name("lifecycle.md")
 
 
 def spec_rules() -> list[tuple[str, str]]:
@@ -19,12 +20,24 @@ def spec_rules() -> list[tuple[str, str]]:
     return re.findall(r"^\| (INI-[A-Z0-9-]+) \| (MUST|SHOULD) \|", text, flags=re.MULTILINE)
 
 
+def lifecycle_rules() -> list[tuple[str, str]]:
+    text = LIFECYCLE.read_text(encoding="utf-8")
+    return re.findall(
+        r"^\| ((?:LIFE|TRM|UPD|QRY|INV)-[A-Z0-9-]+) \| (MUST|SHOULD) \|", text, flags=re.MULTILINE
+    )
+
+
 @pytest.mark.skipif(
     not SPEC.exists(), reason=f"the normative spec is not beside the repo ({SPEC})"
 )
 def test_catalogue_matches_rules_md_ids_grades_and_order() -> None:
-    # rules.md section 4, then the transport rule of section 6 (issue 11: WIRE-PROTOCOL).
-    assert [(r.id, r.grade.value) for r in CATALOGUE] == [*spec_rules(), *TRANSPORT_RULES]
+    # rules.md section 4, the transport rule of section 6 (issue 11: WIRE-PROTOCOL), then
+    # lifecycle.md section 3 (issue 13).
+    assert [(r.id, r.grade.value) for r in CATALOGUE] == [
+        *spec_rules(),
+        *TRANSPORT_RULES,
+        *lifecycle_rules(),
+    ]
 
 
 #: Rules of the transports (rules.md section 6 asks for "a protocol finding").
@@ -32,7 +45,7 @@ TRANSPORT_RULES = [("WIRE-PROTOCOL", "MUST")]
 
 
 def test_every_rule_has_text_source_and_group() -> None:
-    assert len(CATALOGUE) == 31 + len(TRANSPORT_RULES)
+    assert len(CATALOGUE) == 31 + len(TRANSPORT_RULES) + 22
     for rule in CATALOGUE:
         assert rule.text, rule.id
         assert rule.source, rule.id

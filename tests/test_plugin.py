@@ -76,16 +76,28 @@ def test_reference_target_passes_every_rule_in_every_completion_mode(
     # It declares NDIS 6.20, where OFFLOAD_CONNECTION_REJECTED exists: that rule has no
     # opportunity (rules.md 4.1), and in the suite's process no wire is crossed; every
     # other rule is judged and passes.
+    # The two target-triggered rules are opened only by a target's own FAILURE or ABORT,
+    # which a conformant target never chooses here: "not triggered" (lifecycle.md 3).
     not_applicable = {"INI-CONNECTION-REJECTED-VERSION", "WIRE-PROTOCOL"}
-    result.assert_outcomes(
-        passed=len(CATALOGUE) - len(not_applicable), skipped=len(not_applicable)
-    )
+    not_triggered = {r.id for r in CATALOGUE if r.target_triggered}
+    assert not_triggered == {"LIFE-FAILURE-SEQUENCE", "TRM-ABORTED-SENDS"}
+    skipped = not_applicable | not_triggered
+    result.assert_outcomes(passed=len(CATALOGUE) - len(skipped), skipped=len(skipped))
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(
-        ["32 rules (25 MUST) of 32: 2 not applicable, 30 passed", "offload verdict: CONFORMANT"]
+        [
+            "54 rules (41 MUST) of 54: 2 not applicable, 2 not triggered, 50 passed",
+            "offload verdict: CONFORMANT",
+        ]
     )
     for rule in CATALOGUE:
-        expected = "NOT APPLICABLE" if rule.id in not_applicable else "PASSED"
+        expected = (
+            "NOT APPLICABLE"
+            if rule.id in not_applicable
+            else "NOT TRIGGERED"
+            if rule.id in not_triggered
+            else "PASSED"
+        )
         assert expected in verdict_line(result, rule.id)
 
 
@@ -226,6 +238,46 @@ def test_invalid_declared_capabilities_are_a_usage_error(pytester: pytest.Pytest
     result = pytester.runpytest_inprocess("--offload-target=bad_caps")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "invalid capabilities: interface_vlan_ids contains 5000" in result.stderr.str()
+
+
+def test_an_operation_declared_without_its_method_is_a_usage_error(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run_suite(pytester, "tests.broken_lifecycle:DeclaresQueryWithoutMethod")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    message = result.stderr.str()
+    assert "declares operations it has no method for" in message, message
+    for method in ("terminate_offload", "update_offload", "invalidate_offload", "query_offload"):
+        assert f"{method}(root)" in message
+    assert "Traceback" not in message
+
+
+def test_operations_without_terminate_are_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        no_terminate="""
+        import reference_target
+        from pytest_offload import OffloadOperation as Op
+        def create_target(host):
+            return reference_target.create_target(
+                host, operations=frozenset({Op.INITIATE, Op.QUERY})
+            )
+        """
+    )
+    pytester.syspathinsert()
+    result = pytester.runpytest_inprocess("--offload-target=no_terminate")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "lacks TERMINATE" in result.stderr.str()
+
+
+def test_a_v1_target_certifies_for_the_initiate_rules(pytester: pytest.Pytester) -> None:
+    result = run_suite(pytester, "tests.broken_targets:reference_v1", "--offload-budget=quick")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    for rule in CATALOGUE:
+        line = verdict_line(result, rule.id)
+        if rule.id.startswith(("LIFE-", "TRM-", "UPD-", "QRY-", "INV-")):
+            assert "NOT APPLICABLE" in line, line
+            assert "does not declare TERMINATE" in line, line
+    result.stdout.fnmatch_lines(["offload verdict: CONFORMANT"])
 
 
 def test_settings_come_from_ini_and_environment(

@@ -17,6 +17,7 @@ from pytest_offload import (
     NetBufferList,
     Observation,
     OffloadBlockList,
+    OffloadOperation,
     OffloadStateType,
     PathOffloadState,
     PathOffloadStateCached,
@@ -282,11 +283,20 @@ def test_linker_of_the_wrong_layer_fails() -> None:
     assert out[P00] == S.FAILURE
 
 
-def test_send_data_of_offloaded_connections_is_completed_after_the_initiate() -> None:
+def test_an_initiate_only_target_completes_send_data_after_the_initiate() -> None:
+    nbls = (NetBufferList(b"a"), NetBufferList(b"b"))
+    run = Run(operations=frozenset({OffloadOperation.INITIATE}))
+    run.offload(new_offload(neighbor(), new_offload(path(), new_offload(tcp(), send_data=nbls))))
+    assert run.host.send_completed() == nbls
+
+
+def test_a_lifecycle_target_keeps_send_data_until_the_terminate() -> None:
+    """No segment reaches a target under the suite (lifecycle.md H9): nothing is
+    acknowledged, so the send data stays outstanding for the terminate to hand back."""
     nbls = (NetBufferList(b"a"), NetBufferList(b"b"))
     run = Run()
     run.offload(new_offload(neighbor(), new_offload(path(), new_offload(tcp(), send_data=nbls))))
-    assert run.host.send_completed() == nbls
+    assert run.host.send_completed() == ()
 
 
 def test_contexts_are_unique_objects() -> None:

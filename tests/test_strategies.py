@@ -7,8 +7,15 @@ from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis.errors import InvalidArgument
 
 import reference_target
-from pytest_offload import InFlight, NdisStatus, OffloadCapabilities, TreeSpec, run_scenario
-from pytest_offload.generate import AIMS, aim_for
+from pytest_offload import (
+    InFlight,
+    NdisStatus,
+    OffloadCapabilities,
+    OffloadOperation,
+    TreeSpec,
+    run_scenario,
+)
+from pytest_offload.generate import AIMS, aim_for, aim_key
 from pytest_offload.strategies import (
     neighbor_states,
     path_states,
@@ -119,7 +126,7 @@ def test_shrinking_ends_at_a_handful_of_blocks() -> None:
 REFERENCE_CAPS = reference_target.create_target(None).capabilities  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("rule_id", sorted(AIMS))
+@pytest.mark.parametrize("rule_id", sorted(r for r, aim in AIMS.items() if not aim.lifecycle))
 def test_every_aim_builds_scenarios_for_the_reference_declaration(rule_id: str) -> None:
     @settings(max_examples=5, database=None, suppress_health_check=list(HealthCheck))
     @given(aim_for(rule_id).build(REFERENCE_CAPS))
@@ -128,6 +135,33 @@ def test_every_aim_builds_scenarios_for_the_reference_declaration(rule_id: str) 
         assert all(isinstance(step, TreeSpec | InFlight) and len(step) > 0 for step in scenario)
 
     builds()
+
+
+def test_lifecycle_aims_share_one_state_machine_generation() -> None:
+    lifecycle = {r for r, aim in AIMS.items() if aim.lifecycle}
+    assert len(lifecycle) == 22
+    assert {aim_key(r) for r in lifecycle} == {"LIFE-COMPLETE-ONCE"}
+    with pytest.raises(TypeError, match="state machine"):
+        aim_for("TRM-SEND-DATA-ONCE").build(REFERENCE_CAPS)
+
+
+def test_a_lifecycle_rule_is_not_applicable_without_its_operations() -> None:
+    v1 = OffloadCapabilities(tcp_connection_offload_capacity=4)
+    reason = aim_for("UPD-QUERY-SHOWS").not_applicable(v1, robustness=True)
+    assert reason is not None
+    assert "TERMINATE and UPDATE and QUERY" in reason
+    assert aim_for("UPD-QUERY-SHOWS").not_applicable(REFERENCE_CAPS, robustness=True) is None
+    few = OffloadCapabilities(
+        tcp_connection_offload_capacity=4,
+        neighbor_capacity=1,
+        operations=frozenset(OffloadOperation),
+    )
+    assert "neighbor_capacity=1" in (
+        aim_for("UPD-RELINK").not_applicable(few, robustness=True) or ""
+    )
+    assert "robustness" in (
+        aim_for("LIFE-ROBUST-FAILURE").not_applicable(REFERENCE_CAPS, robustness=False) or ""
+    )
 
 
 def test_an_aim_says_why_a_declaration_rules_its_cause_out() -> None:

@@ -86,6 +86,8 @@ class TargetChecker:
     ) -> None:
         self.capabilities = capabilities
         self.rules: list[Rule] = list(CATALOGUE if rules is None else rules)
+        #: The rules judging initiates (the others judge lifecycle requests).
+        self.initiate_rules = [r for r in self.rules if r.judges == "initiate"]
         self.ledger = TargetLedger()
         self._lock = threading.Lock()
 
@@ -113,7 +115,7 @@ class TargetChecker:
         rules that look past the completion: a second completion, a write after it."""
         batch = BatchFacts([], TargetLedger())
         facts = InitiateFacts(late, batch)
-        for r in self.rules:
+        for r in self.initiate_rules:
             if r.id in REJUDGED_RULES:
                 outcome = RuleOutcome(r, facts)
                 r.check(facts, outcome)
@@ -126,7 +128,7 @@ class TargetChecker:
         outcomes: dict[str, RuleOutcome] = {}
         broken = False
         completed = facts.completed
-        for r in self.rules:
+        for r in self.initiate_rules:
             outcome = RuleOutcome(r, facts)
             # One defect, one finding (rules.md 3): an initiate that never completed gives
             # no other rule an opportunity, and is judged by the completion rules alone.

@@ -246,7 +246,7 @@ class InitiateFacts(StructureFacts):
         """Whether every block of ``new_offloaded`` has a context, no two the same and none
         known to the ledger (decided at C speed; remembered while the ledger is unchanged)."""
         ledger = self.batch.ledger
-        if self._fresh_at == len(ledger):
+        if self._fresh_at == ledger.version:
             return True
         keys = self.context_keys()
         fresh = (
@@ -255,7 +255,7 @@ class InitiateFacts(StructureFacts):
             and ledger.serials.keys().isdisjoint(keys)
         )
         if fresh:
-            self._fresh_at = len(ledger)
+            self._fresh_at = ledger.version
         return fresh
 
     def context_keys(self) -> list[Any]:

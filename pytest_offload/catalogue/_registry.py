@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pytest_offload.catalogue._facts import InitiateFacts
@@ -43,7 +43,7 @@ class Violation:
         )
 
 
-CheckFunction = Callable[["InitiateFacts", "RuleOutcome"], None]
+CheckFunction = Callable[[Any, "RuleOutcome"], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +59,12 @@ class Rule:
     check: CheckFunction = field(repr=False, compare=False)
     #: When a case gives the target an opportunity to break the rule (rules.md 4.1).
     exercised: str = ""
+    #: What the check judges: ``"initiate"`` (an initiate's facts) or ``"request"`` (a
+    #: terminate, update, invalidate or query, with the events around it).
+    judges: str = "initiate"
+    #: Only the target's own choice opens an opportunity (lifecycle.md section 3): with
+    #: none, the rule is "not triggered" rather than "not exercised".
+    target_triggered: bool = False
 
 
 class RuleOutcome:
@@ -70,7 +76,7 @@ class RuleOutcome:
 
     __slots__ = ("hits", "label", "rule", "snapshot", "violations")
 
-    def __init__(self, rule: Rule, facts: InitiateFacts) -> None:
+    def __init__(self, rule: Rule, facts: InitiateFacts | Any) -> None:
         self.rule = rule
         self.snapshot = facts.snapshot
         self.label = facts.observation.label
@@ -178,12 +184,33 @@ CATALOGUE = _Catalogue()
 
 
 def rule(
-    rule_id: str, grade: Grade, *, group: str, text: str, source: str, reading: bool = False
+    rule_id: str,
+    grade: Grade,
+    *,
+    group: str,
+    text: str,
+    source: str,
+    reading: bool = False,
+    judges: str = "initiate",
+    target_triggered: bool = False,
 ) -> Callable[[CheckFunction], CheckFunction]:
-    """Register the decorated function as the check of ``rule_id``."""
+    """Register the decorated function as the check of ``rule_id`` (``judges``: what its
+    facts are, ``"initiate"`` or ``"request"``)."""
 
     def register(check: CheckFunction) -> CheckFunction:
-        CATALOGUE.add(Rule(rule_id, grade, group, text, source, reading, check))
+        CATALOGUE.add(
+            Rule(
+                rule_id,
+                grade,
+                group,
+                text,
+                source,
+                reading,
+                check,
+                judges=judges,
+                target_triggered=target_triggered,
+            )
+        )
         return check
 
     return register

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pytest_offload.catalogue import CheckReport, TargetChecker
 from pytest_offload.generate._spec import InFlight, TreeSpec
@@ -39,13 +39,18 @@ class UnknownContext:
 class ScenarioOutcome:
     """Every initiate of one scenario, judged in order on one fresh target."""
 
-    specs: tuple[TreeSpec | OffloadBlockList | InFlight, ...]
+    #: The scenario's steps (tree specs, trees, in-flight groups), or a lifecycle
+    #: program's steps: what replays the case.
+    specs: tuple[Any, ...]
     reports: tuple[CheckReport, ...]
     target: OffloadTarget
     #: Objects the target held (offloaded, per the checker's ledger) when the case ended.
     held: int = 0
     #: The host the case ran on (it keeps recording what the target does later).
     host: RecordingHost | None = None
+    #: Lifecycle: connections that failed and never indicated RETRIEVE and ABORT within
+    #: the time they were given (the campaign then gives later cases less).
+    silent_failures: int = 0
 
     def exercised(self) -> set[str]:
         """IDs of the rules whose precondition held in at least one initiate."""

@@ -26,7 +26,7 @@ except ImportError:  # another Hypothesis layout: nothing to switch off
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["stable_generation"]
+__all__ = ["bounded_shrinking", "stable_generation"]
 
 _LOCK = threading.RLock()
 
@@ -52,3 +52,28 @@ def stable_generation() -> Iterator[None]:
         finally:
             providers._get_local_constants = original
             cache.cache.clear()
+
+
+try:
+    from hypothesis.internal.conjecture import engine as _engine
+except ImportError:  # another Hypothesis layout: shrinking keeps its own limit
+    _engine = None  # type: ignore[assignment]
+
+
+@contextlib.contextmanager
+def bounded_shrinking(seconds: float) -> Iterator[None]:
+    """Within the block, Hypothesis stops shrinking a failure after ``seconds`` (its own
+    limit is 300 s). Each shrink of a lifecycle case runs a whole case on a fresh target:
+    a few thousand of them would dominate a run. Uses a Hypothesis internal; a no-op when
+    it is absent."""
+    engine: Any = _engine
+    if engine is None or not hasattr(engine, "MAX_SHRINKING_SECONDS"):
+        yield
+        return
+    with _LOCK:
+        original = engine.MAX_SHRINKING_SECONDS
+        engine.MAX_SHRINKING_SECONDS = min(original, seconds)
+        try:
+            yield
+        finally:
+            engine.MAX_SHRINKING_SECONDS = original

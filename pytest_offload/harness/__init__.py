@@ -9,9 +9,11 @@ from pytest_offload.harness._host import PendingInitiate as PendingInitiate
 from pytest_offload.harness._host import RecordingHost as RecordingHost
 from pytest_offload.harness._host import never_join as never_join
 from pytest_offload.harness._observation import Completion as Completion
+from pytest_offload.harness._observation import Event as Event
 from pytest_offload.harness._observation import MemoryWrite as MemoryWrite
 from pytest_offload.harness._observation import Observation as Observation
 from pytest_offload.harness._observation import RaisedError as RaisedError
+from pytest_offload.harness._observation import SendCompletion as SendCompletion
 from pytest_offload.harness._observation import TargetCrashed as TargetCrashed
 from pytest_offload.harness._snapshot import HOST_FIELD_NAMES as HOST_FIELD_NAMES
 from pytest_offload.harness._snapshot import NO_SLOT as NO_SLOT
@@ -27,11 +29,13 @@ __all__ = [
     "NO_SLOT",
     "TARGET_FIELD_NAMES",
     "Completion",
+    "Event",
     "MemoryWrite",
     "Observation",
     "PendingInitiate",
     "RaisedError",
     "RecordingHost",
+    "SendCompletion",
     "TargetCrashed",
     "TargetLoadError",
     "TreeImage",

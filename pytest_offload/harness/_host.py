@@ -14,7 +14,14 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Protocol
 
-from pytest_offload.harness._observation import Completion, MemoryWrite, Observation, RaisedError
+from pytest_offload.harness._observation import (
+    Completion,
+    Event,
+    MemoryWrite,
+    Observation,
+    RaisedError,
+    SendCompletion,
+)
 from pytest_offload.harness._snapshot import TreeImage, capture, take_snapshot
 from pytest_offload.model import NdisStatus, iter_depth_first
 
@@ -64,9 +71,13 @@ class PendingInitiate:
         root: OffloadBlockList,
         capabilities: OffloadCapabilities,
         label: str,
+        *,
+        operation: str = "initiate",
     ) -> None:
         self.host = host
         self.root = root
+        #: ``"initiate"`` or the lifecycle operation requested (its method is called).
+        self.operation = operation
         self.capabilities = capabilities
         self.label = label
         for block, *_ in iter_depth_first(root):
@@ -101,7 +112,10 @@ class PendingInitiate:
 
     def _call(self, target: InitiateTarget) -> None:
         try:
-            target.initiate_offload(self.root)
+            if self.operation == "initiate":
+                target.initiate_offload(self.root)
+            else:
+                getattr(target, f"{self.operation}_offload")(self.root)
         except BaseException as exc:  # any escape is a verdict (INI-NO-RAISE), not a crash
             with self._lock:
                 if self.raised is None:
@@ -144,19 +158,22 @@ class PendingInitiate:
         (a native target's pointer to another block): ``stand_in`` names what."""
         self._on_complete(stand_in)
 
-    def _on_complete(self, root: object) -> None:
+    def _on_complete(self, root: object, via: str = "initiate") -> None:
         thread = threading.current_thread()
+        now = time.monotonic()
         with self._lock:
             self.completions.append(
                 Completion(
                     root=root,
                     matches_root=root is self.root,
                     thread_name=thread.name,
-                    seconds=time.monotonic() - self._started,
+                    seconds=now - self._started,
                     inside_call=not self._returned.is_set() and thread is self._caller,
+                    via=via,
+                    at=now,
                 )
             )
-            if self.completion_image is None:
+            if self.completion_image is None and via == self.operation:
                 self.completion_image = capture(self.snapshot.blocks)
                 self._completing_thread = thread
                 self._completed.set()
@@ -224,6 +241,8 @@ class PendingInitiate:
             wire_errors=wire_errors,
             transport=self.transport,
             memory_writes=memory_writes,
+            operation=self.operation,
+            started=self._started,
         )
 
     @property
@@ -284,6 +303,8 @@ class RecordingHost:
         self._pending: dict[int, PendingInitiate] = {}
         self._order: list[PendingInitiate] = []
         self._send_completed: list[NetBufferList] = []
+        self._send_log: list[SendCompletion] = []
+        self._events: list[Event] = []
         self.stray_completions = 0
         self._count = 0
 
@@ -291,6 +312,55 @@ class RecordingHost:
 
     def initiate_offload_complete(self, root: OffloadBlockList) -> None:
         """NdisMInitiateOffloadComplete: the target hands the tree back."""
+        self._complete(root, "initiate")
+
+    def terminate_offload_complete(self, root: OffloadBlockList) -> None:
+        """NdisMTerminateOffloadComplete."""
+        self._complete(root, "terminate")
+
+    def update_offload_complete(self, root: OffloadBlockList) -> None:
+        """NdisMUpdateOffloadComplete."""
+        self._complete(root, "update")
+
+    def invalidate_offload_complete(self, root: OffloadBlockList) -> None:
+        """NdisMInvalidateOffloadComplete."""
+        self._complete(root, "invalidate")
+
+    def query_offload_state_complete(self, root: OffloadBlockList) -> None:
+        """NdisMQueryOffloadStateComplete."""
+        self._complete(root, "query")
+
+    def tcp_offload_event(
+        self, ndis_offload_handle: object, event_type: object, event_specific_information: object
+    ) -> None:
+        """NdisTcpOffloadEventHandler: recorded with when it was entered and returned; the
+        host answers it later, never from inside the call (lifecycle.md H10)."""
+        entered = time.monotonic()
+        name = threading.current_thread().name
+        returned = time.monotonic()
+        with self._lock:
+            self._events.append(
+                Event(
+                    ndis_offload_handle,
+                    event_type,
+                    event_specific_information,
+                    entered,
+                    returned,
+                    name,
+                )
+            )
+
+    def events(self) -> list[Event]:
+        """Every event the target indicated so far, in order."""
+        with self._lock:
+            return list(self._events)
+
+    def send_log(self) -> list[SendCompletion]:
+        """Every NBL send-completed so far, with its status at the call and when."""
+        with self._lock:
+            return list(self._send_log)
+
+    def _complete(self, root: OffloadBlockList, via: str) -> None:
         with self._lock:
             pending = self._pending.get(id(root))
             if pending is None or pending.root is not root:
@@ -299,12 +369,20 @@ class RecordingHost:
                 waiting = [p for p in self._order if not p._completed.is_set()]
                 pending = waiting[0] if waiting else (self._order[-1] if self._order else None)
         if pending is not None:
-            pending._on_complete(root)
+            pending._on_complete(root, via)
 
     def tcp_offload_send_complete(self, chain: Sequence[NetBufferList]) -> None:
         """NdisTcpOffloadSendComplete: the target returns send data to the host."""
+        now = time.monotonic()
+        try:
+            nbls = list(chain)
+        except Exception:  # not a sequence: nothing the host can take back
+            nbls = []
         with self._lock:
-            self._send_completed.extend(chain)
+            self._send_completed.extend(nbls)
+            self._send_log.extend(
+                SendCompletion(nbl, getattr(nbl, "status", None), now) for nbl in nbls
+            )
 
     # -- what a transport reports (called by the suite's transports) -------------------
 
@@ -328,12 +406,14 @@ class RecordingHost:
         *,
         capabilities: OffloadCapabilities,
         label: str | None = None,
+        operation: str = "initiate",
     ) -> PendingInitiate:
-        """Set every status to PENDING, snapshot the tree and hand it to ``target``."""
+        """Set every status to PENDING, snapshot the tree and hand it to ``target``
+        (``operation``: the request, ``"initiate"`` or a lifecycle one)."""
         with self._lock:
             self._count += 1
-            name = label or f"initiate {self._count}"
-        pending = PendingInitiate(self, target, root, capabilities, name)
+            name = label or f"{operation} {self._count}"
+        pending = PendingInitiate(self, target, root, capabilities, name, operation=operation)
         with self._lock:
             self._pending[id(root)] = pending
             self._order.append(pending)

@@ -9,7 +9,15 @@ if TYPE_CHECKING:
     from pytest_offload.harness._snapshot import TreeImage, TreeSnapshot
     from pytest_offload.model import NetBufferList, OffloadCapabilities
 
-__all__ = ["Completion", "MemoryWrite", "Observation", "RaisedError", "TargetCrashed"]
+__all__ = [
+    "Completion",
+    "Event",
+    "MemoryWrite",
+    "Observation",
+    "RaisedError",
+    "SendCompletion",
+    "TargetCrashed",
+]
 
 
 class TargetCrashed(Exception):
@@ -18,13 +26,42 @@ class TargetCrashed(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Completion:
-    """One call of ``initiate_offload_complete`` attributed to an initiate."""
+    """One call of a completion (``initiate_offload_complete`` or a lifecycle one)
+    attributed to a request."""
 
     root: object
     matches_root: bool
     thread_name: str
     seconds: float
     inside_call: bool
+    #: The operation whose completion function was called (``"terminate"`` for
+    #: ``terminate_offload_complete``); a request completed through another operation's
+    #: function is not completed.
+    via: str = "initiate"
+    #: ``time.monotonic()`` when the completion was entered.
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One ``tcp_offload_event`` call (``NdisTcpOffloadEventHandler``), with when it was
+    entered and returned (lifecycle.md H10)."""
+
+    handle: object
+    event_type: object
+    information: object
+    entered: float
+    returned: float
+    thread_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendCompletion:
+    """One NBL passed to ``tcp_offload_send_complete``: its status then, and when."""
+
+    nbl: object
+    status: object
+    at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +137,10 @@ class Observation:
     transport: str | None = None
     #: Writes to the tree's memory outside the target's fields (native targets).
     memory_writes: tuple[MemoryWrite, ...] = ()
+    #: The request: ``"initiate"`` or a lifecycle operation (``"terminate"``, ...).
+    operation: str = "initiate"
+    #: ``time.monotonic()`` when the request was handed over.
+    started: float = 0.0
 
     @property
     def completed(self) -> bool:

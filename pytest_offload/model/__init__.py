@@ -10,6 +10,18 @@ from pytest_offload.model._capabilities import OffloadCapabilities as OffloadCap
 from pytest_offload.model._contract import Host as Host
 from pytest_offload.model._contract import OffloadTarget as OffloadTarget
 from pytest_offload.model._contract import TargetFactory as TargetFactory
+from pytest_offload.model._lifecycle import LIFECYCLE_OPERATIONS as LIFECYCLE_OPERATIONS
+from pytest_offload.model._lifecycle import MANDATORY_REASONS as MANDATORY_REASONS
+from pytest_offload.model._lifecycle import POISON as POISON
+from pytest_offload.model._lifecycle import REQUEST_TYPES as REQUEST_TYPES
+from pytest_offload.model._lifecycle import TYPE_CLASSES as TYPE_CLASSES
+from pytest_offload.model._lifecycle import LifecycleHost as LifecycleHost
+from pytest_offload.model._lifecycle import LifecycleTarget as LifecycleTarget
+from pytest_offload.model._lifecycle import OffloadOperation as OffloadOperation
+from pytest_offload.model._lifecycle import TcpOffloadEventType as TcpOffloadEventType
+from pytest_offload.model._lifecycle import TcpUploadReason as TcpUploadReason
+from pytest_offload.model._lifecycle import is_poisoned as is_poisoned
+from pytest_offload.model._lifecycle import poisoned as poisoned
 from pytest_offload.model._pointer import context_key as context_key
 from pytest_offload.model._pointer import is_object_context_type as is_object_context_type
 from pytest_offload.model._state import NOT_OFFLOADABLE_STATES as NOT_OFFLOADABLE_STATES
@@ -62,12 +74,19 @@ __all__ = [
     "INITIATE_CODES",
     "LAYERS",
     "LAYER_TYPES",
+    "LIFECYCLE_OPERATIONS",
+    "MANDATORY_REASONS",
     "NOT_OFFLOADABLE_STATES",
     "OFFLOADED_CODES",
+    "POISON",
+    "REQUEST_TYPES",
     "STATE_CLASSES",
+    "TYPE_CLASSES",
     "CapabilityError",
     "ContextSlot",
     "Host",
+    "LifecycleHost",
+    "LifecycleTarget",
     "NdisStatus",
     "NeighborOffloadState",
     "NeighborOffloadStateCached",
@@ -76,6 +95,7 @@ __all__ = [
     "NetBufferList",
     "OffloadBlockList",
     "OffloadCapabilities",
+    "OffloadOperation",
     "OffloadStateType",
     "OffloadTarget",
     "PathOffloadState",
@@ -86,11 +106,13 @@ __all__ = [
     "TargetFactory",
     "TcpConnectionState",
     "TcpKeepAlive",
+    "TcpOffloadEventType",
     "TcpOffloadState",
     "TcpOffloadStateCached",
     "TcpOffloadStateConst",
     "TcpOffloadStateDelegated",
     "TcpRetransmit",
+    "TcpUploadReason",
     "TreeError",
     "chain",
     "context_key",
@@ -99,10 +121,12 @@ __all__ = [
     "is_failed",
     "is_object_context_type",
     "is_offloaded",
+    "is_poisoned",
     "iter_depth_first",
     "layer_name",
     "linker",
     "new_offload",
     "placeholder",
+    "poisoned",
     "state_type_of",
 ]

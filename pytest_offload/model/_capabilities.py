@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from pytest_offload.model._lifecycle import OffloadOperation
+
 __all__ = ["CapabilityError", "OffloadCapabilities"]
 
 _ULONG_MAX = 0xFFFFFFFF
@@ -39,6 +41,10 @@ class OffloadCapabilities:
         source_mac_capacity: How many distinct source MACs the target can hold.
         neighbor_capacity: Most neighbors offloaded at once, ``None`` when not declared.
         path_capacity: Most paths offloaded at once, ``None`` when not declared.
+        operations: The handlers it implements (lifecycle.md section 1), like the
+            non-NULL members of ``NDIS_PROVIDER_CHIMNEY_OFFLOAD_GENERIC_CHARACTERISTICS``;
+            any beyond ``INITIATE`` must include ``TERMINATE``. Operations not declared
+            are never requested, and the rules needing them are not applicable.
     """
 
     tcp_connection_offload_capacity: int
@@ -53,6 +59,7 @@ class OffloadCapabilities:
     source_mac_capacity: int = 0
     neighbor_capacity: int | None = None
     path_capacity: int | None = None
+    operations: frozenset[OffloadOperation] = frozenset({OffloadOperation.INITIATE})
 
     def __post_init__(self) -> None:
         for name in ("support_ipv4", "support_ipv6", "configurable_source_mac"):
@@ -96,6 +103,12 @@ class OffloadCapabilities:
                     f"interface_vlan_ids contains {vlan!r}: a VLAN ID is an int in 0..4095"
                 )
         object.__setattr__(self, "interface_vlan_ids", frozenset(vlan_ids))
+        _check_operations(self.operations)
+        object.__setattr__(self, "operations", frozenset(self.operations))
+
+    def declares(self, operation: OffloadOperation) -> bool:
+        """Whether the target implements ``operation``."""
+        return operation in self.operations
 
     @property
     def nonzero_interface_vlans(self) -> frozenset[int]:
@@ -107,7 +120,9 @@ class OffloadCapabilities:
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, frozenset):
+            if f.name == "operations":
+                value = [op.value for op in OffloadOperation if op in value]
+            elif isinstance(value, frozenset):
                 value = sorted(value)
             elif isinstance(value, tuple):
                 value = list(value)
@@ -125,3 +140,24 @@ def _require_ulong(name: str, value: object) -> None:
         raise CapabilityError(f"{name}={value!r}: expected an int in 0..{_ULONG_MAX}")
     if not 0 <= value <= _ULONG_MAX:
         raise CapabilityError(f"{name}={value}: must be in 0..{_ULONG_MAX} (a ULONG)")
+
+
+def _check_operations(operations: object) -> None:
+    names = ", ".join(op.name for op in OffloadOperation)
+    if not isinstance(operations, (set, frozenset)) or not all(
+        isinstance(op, OffloadOperation) for op in operations
+    ):
+        raise CapabilityError(
+            f"operations={operations!r}: expected a set of OffloadOperation ({names})"
+        )
+    if OffloadOperation.INITIATE not in operations:
+        raise CapabilityError(
+            "operations lacks INITIATE: every offload target implements initiate"
+        )
+    if len(operations) > 1 and OffloadOperation.TERMINATE not in operations:
+        declared = ", ".join(op.name for op in OffloadOperation if op in operations)
+        raise CapabilityError(
+            f"operations={{{declared}}} lacks TERMINATE: a target with lifecycle operations "
+            "must implement terminate (every lifecycle sequence ends in terminates, and NDIS "
+            "registers all five handlers together)"
+        )

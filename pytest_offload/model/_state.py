@@ -265,6 +265,10 @@ class TcpOffloadStateDelegated:
     send_data_tail: NetBufferList | None = None
     buffered_data: tuple[NetBufferList, ...] = ()
     dwnd: int = 0
+    #: The query arms of the two unions (domain.md 2.6): set on query, 0xFFFFFFFF when
+    #: the target does not track them; never on initiate or terminate.
+    send_backlog_size: int = 0
+    receive_backlog_size: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -22,7 +22,7 @@ from pytest_offload.catalogue import CATALOGUE
 from pytest_offload.generate import ScenarioOutcome, release, run_scenario
 from pytest_offload.harness import DEFAULT_TIMEOUT, RecordingHost, TargetLoadError, load_factory
 from pytest_offload.harness.transports import end_all
-from pytest_offload.model import CapabilityError, OffloadCapabilities
+from pytest_offload.model import CapabilityError, OffloadCapabilities, OffloadOperation
 from pytest_offload.plugin._engine import CAMPAIGN_KEY, PROPERTY_KEY, RUN_KEY
 from pytest_offload.plugin._summary import write_summary
 from pytest_offload.report import build_certificate, write_report
@@ -151,6 +151,17 @@ def _probe(factory: TargetFactory, name: str, source: str) -> OffloadCapabilitie
         )
     if not callable(getattr(target, "initiate_offload", None)):
         raise _usage_error(f"offload: the target from {name} has no initiate_offload(root) method")
+    missing = [
+        op.method
+        for op in OffloadOperation
+        if op in capabilities.operations and not callable(getattr(target, op.method, None))
+    ]
+    if missing:
+        raise _usage_error(
+            f"offload: the target from {name} declares operations it has no method for: "
+            f"{', '.join(f'{m}(root)' for m in missing)}; implement them or leave them out "
+            "of OffloadCapabilities.operations"
+        )
     release(target)
     return capabilities
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_offload.catalogue import CATALOGUE
+from pytest_offload.generate import aim_key
 from pytest_offload.report import ConformanceError, counterexample_data, describe_failure
 from pytest_offload.run import REPLAYS, Campaign, Finding, OffloadRun, RuleVerdict, Verdict
 
@@ -79,6 +80,13 @@ def run_rule(request: pytest.FixtureRequest, rule_id: str) -> None:
         )
         record(Verdict.BLOCKED, reason=reason)
         pytest.skip(f"{rule_id} not exercised ({reason})")
+    if hits == 0 and rule.target_triggered:
+        reason = (
+            f"the target never made the choice that opens it ({rule.exercised}), in {cases} "
+            "generated cases"
+        )
+        record(Verdict.NOT_TRIGGERED, reason=reason)
+        pytest.skip(f"{rule_id} not triggered: {reason}")
     if hits == 0:
         reason = f"no opportunity to break it in {cases} generated cases"
         record(Verdict.NOT_EXERCISED, reason=reason)
@@ -91,7 +99,7 @@ def _judge_broken(
 ) -> None:
     """Record a broken rule's verdict: waived (xfail), failed (raise) or non-strict."""
     __tracebackhide__ = True
-    also = () if finding.aim == rule.id else (finding.aim,)
+    also = () if finding.aim == aim_key(rule.id) else (finding.aim,)
     replay = run.replay_command(rule.id, also=also)
     outcome = finding.outcome
     if finding.deterministic:

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from pytest_offload.catalogue import CATALOGUE, CATALOGUE_VERSION, GROUPS
+from pytest_offload.catalogue import CATALOGUE, CATALOGUE_VERSION, GROUPS, NEEDS
 from pytest_offload.generate import AIMS
 from pytest_offload.model import CAUSE_CODE_LAYERS, INITIATE_CODES, NdisStatus
 
@@ -23,7 +23,11 @@ def render() -> str:
         "MUST failures fail the run; SHOULD failures are reported as non-strict and fail the",
         "run only with `--offload-strict`. A rule marked *reading* implements one of the",
         "readings of ambiguous NDIS text (see `readings.md`). Each suite test is named",
-        "`test_rule[RULE-ID]`; the aim says which generated scenarios it runs.",
+        "`test_rule[RULE-ID]`; the aim says which generated scenarios it runs. The lifecycle",
+        "rules (issue 13, lifecycle.md) share one aim, `lifecycle state machine`, and are not",
+        "applicable to a target that does not declare the operations they need; a rule",
+        "marked *target-triggered* is opened only by the target's own choice, and is reported",
+        "*not triggered* (never INCOMPLETE) when the target never makes it.",
         "",
     ]
     for group in GROUPS:
@@ -38,7 +42,12 @@ def render() -> str:
                 continue
             aim = AIMS.get(rule.id)
             aim_name = aim.build.__name__.lstrip("_") if aim else "general"
+            if aim is not None and aim.lifecycle:
+                needs = ", ".join(sorted(op.upper() for op in NEEDS.get(rule.id, ())))
+                aim_name = f"lifecycle state machine (needs {needs})"
             text = rule.text + (" *(reading)*" if rule.reading else "")
+            if rule.target_triggered:
+                text += " *(target-triggered)*"
             lines.append(
                 f"| `{rule.id}` | {rule.grade.value} | {text} | {rule.exercised} | "
                 f"{rule.source} | {aim_name} |"

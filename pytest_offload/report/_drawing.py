@@ -58,10 +58,13 @@ def draw_report(report: CheckReport, *, limit: int = 60) -> str:
         role = snapshot.roles[i]
         indent = "    " * depth
         name = snapshot.path(i).rsplit(".", 1)[-1]
+        noun = role.value
+        if obs.operation != "initiate":
+            noun = "naming an object"  # a lifecycle request's block names what it asks about
         kind = (
             "placeholder"
             if role is Role.PLACEHOLDER
-            else (f"{_type_name(snapshot.image.state_types[i])} {role.value}")
+            else (f"{_type_name(snapshot.image.state_types[i])} {noun}")
         )
         observed = _short(image.statuses[i]) if image is not None else "(not completed)"
         want = expected[i]

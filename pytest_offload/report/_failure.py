@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pytest_offload.generate import LIFECYCLE_STEPS, describe
 from pytest_offload.model import format_status
 from pytest_offload.report._drawing import draw_report, state_type_name
 
@@ -49,6 +50,14 @@ def describe_failure(
     lines.extend(f"  - {v}" for v in mine[:10])
     if len(mine) > 10:
         lines.append(f"  ... and {len(mine) - 10} more")
+    steps = [s for s in outcome.specs if isinstance(s, LIFECYCLE_STEPS)]
+    if steps:
+        lines.append("")
+        lines.append(
+            f"The case, {len(steps)} step(s) on a fresh target, then a teardown terminating "
+            "what it still held (objects #N in the order offloaded):"
+        )
+        lines.extend(f"  {n}. {describe(step)}" for n, step in enumerate(steps, start=1))
     for report in outcome.reports:
         obs = report.observation
         marker = "  <- here" if any(v.rule_id == rule_id for v in report.violations) else ""

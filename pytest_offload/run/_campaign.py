@@ -31,9 +31,20 @@ from typing import TYPE_CHECKING, Any
 import hypothesis
 from hypothesis import HealthCheck, Phase, Verbosity, given
 from hypothesis.errors import Flaky
+from hypothesis.stateful import run_state_machine_as_test
 
 from pytest_offload.catalogue import LATE_RULES, REJUDGED_RULES, TargetChecker
-from pytest_offload.generate import ScenarioOutcome, aim_for, run_scenario, stable_generation
+from pytest_offload.generate import (
+    LifecycleSession,
+    ScenarioOutcome,
+    aim_for,
+    aim_key,
+    machine_for,
+    run_program,
+    run_scenario,
+    stable_generation,
+)
+from pytest_offload.generate._stable import bounded_shrinking
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -53,6 +64,23 @@ HUNG_TIMEOUT = 0.02
 REPLAYS = 5
 #: How long a rule test waits for aims another worker is computing (seconds).
 WAIT_LIMIT = 3600.0
+#: Steps of one lifecycle state-machine run (its teardown's terminates not counted).
+LIFECYCLE_STEPS = 12
+#: Seconds a lifecycle case is watched after its last completion before its final
+#: judgement (a second completion or a write after it is that case's finding).
+LIFECYCLE_SETTLE = 0.05
+#: Once a target has let a failed connection go without RETRIEVE and ABORT for a whole
+#: operation timeout, later generated and shrunk cases give each failure this long (the
+#: finding is made; replays and the case shown give the full timeout again).
+SILENT_WAIT = 0.05
+#: Seconds Hypothesis may spend shrinking one lifecycle finding (each shrink runs a whole
+#: case on a fresh target; its default, 300 s, would dominate a run).
+LIFECYCLE_SHRINK_SECONDS = 30
+#: The lifecycle rules that look past a completion (a second completion, a late write, a
+#: late event or send completion): only their shrinking watches each case past its end.
+LIFECYCLE_LATE_RULES = frozenset(
+    {"LIFE-COMPLETE-ONCE", "LIFE-HOST-FIELDS-INTACT", "TRM-NO-EVENT-AFTER", "TRM-SEND-DATA-ONCE"}
+)
 
 # Health checks suppressed, each for a reason: a target's initiate takes real time, and a
 # thread or a timeout may be part of a case (too_slow); capacity aims build large trees by
@@ -116,7 +144,8 @@ class Campaign:
     def __init__(self, run: OffloadRun, directory: Path) -> None:
         self.run = run
         self.directory = directory
-        self.aims = [r.id for r in run.rules if run.not_applicable(r.id) is None]
+        keys = [aim_key(r.id) for r in run.rules if run.not_applicable(r.id) is None]
+        self.aims = list(dict.fromkeys(keys))  # rules sharing a generation: it runs once
         self._results: dict[str, AimResult] = {}
 
     # -- sharing the work ----------------------------------------------------------------
@@ -213,6 +242,18 @@ class Campaign:
             timeout = settings.timeout
             if not replay and self._hung():
                 timeout = min(timeout, HUNG_TIMEOUT)
+        if aim_for(aim).lifecycle:
+            outcome = run_program(
+                self.run.factory,
+                scenario,
+                timeout=timeout,
+                rules=self.run.rules,
+                robustness=settings.robustness,
+                settle=LIFECYCLE_SETTLE if settle is None else settle,
+            )
+            if not replay and not self._hung() and _hang_found(outcome):
+                self._mark_hung()
+            return outcome
         if settle is None:
             settle = LATE_SETTLE if aim in LATE_RULES else 0.0
         outcome = run_scenario(
@@ -234,10 +275,7 @@ class Campaign:
         # (and an operation timeout after): only then are their targets released.
         watched: list[tuple[tuple[Any, ...], ScenarioOutcome]] = []
 
-        def prop(scenario: tuple[Any, ...]) -> None:
-            outcome = self._case(aim, scenario)
-            if aim in LATE_RULES:
-                watched.append((tuple(scenario), outcome))
+        def count(scenario: tuple[Any, ...], outcome: ScenarioOutcome) -> None:
             result.cases += 1
             result.held += outcome.held > 0
             for rule_id in outcome.exercised():
@@ -246,6 +284,17 @@ class Campaign:
                 for violation in report.violations:
                     if violation.rule_id not in result.found:
                         result.found[violation.rule_id] = pickle.dumps(tuple(scenario))
+
+        if aim_for(aim).lifecycle:
+            with stable_generation():
+                self._machine(aim, lambda o: count(o.specs, o), (Phase.generate,))()
+            return result
+
+        def prop(scenario: tuple[Any, ...]) -> None:
+            outcome = self._case(aim, scenario)
+            if aim in LATE_RULES:
+                watched.append((tuple(scenario), outcome))
+            count(scenario, outcome)
 
         with stable_generation():
             self._hypothesis(aim, prop, (Phase.generate,))()
@@ -277,11 +326,9 @@ class Campaign:
                     if violation.rule_id not in result.found:
                         result.found[violation.rule_id] = pickle.dumps(scenario)
 
-    def _hypothesis(
-        self, aim: str, prop: Callable[[tuple[Any, ...]], None], phases: tuple[Phase, ...]
-    ) -> Callable[[], None]:
+    def _settings(self, aim: str, phases: tuple[Phase, ...]) -> hypothesis.settings:
         run = self.run
-        settings = hypothesis.settings(
+        return hypothesis.settings(
             max_examples=aim_for(aim).examples(run.capabilities, run.settings.max_examples),
             deadline=None,
             database=None,  # the run's seed alone decides its cases: a replay is exact
@@ -291,11 +338,71 @@ class Campaign:
             verbosity=Verbosity.quiet,
             phases=phases,
             suppress_health_check=_SUPPRESSED,
+            stateful_step_count=LIFECYCLE_STEPS,
         )
+
+    def _hypothesis(
+        self, aim: str, prop: Callable[[tuple[Any, ...]], None], phases: tuple[Phase, ...]
+    ) -> Callable[[], None]:
+        run = self.run
+        settings = self._settings(aim, phases)
         strategy = aim_for(aim).build(run.capabilities)
         test: Callable[[], None] = hypothesis.seed(run.rule_seed(aim))(
             settings(given(strategy)(prop))
         )
+        return test
+
+    def _machine(
+        self,
+        aim: str,
+        done: Callable[[ScenarioOutcome], None],
+        phases: tuple[Phase, ...],
+        rule_id: str | None = None,
+    ) -> Callable[[], None]:
+        """The lifecycle state machine as a test: each run is one case on a fresh target,
+        handed to ``done`` once torn down and judged (``rule_id``: the rule a shrinking
+        run is for)."""
+        run = self.run
+        settle = LIFECYCLE_SETTLE
+        if rule_id is not None and rule_id not in LIFECYCLE_LATE_RULES:
+            settle = 0.0  # nothing this rule judges comes after the completions
+        settings = run.settings
+        timeout = settings.timeout
+        if phases == (Phase.generate,) and self._hung():
+            timeout = min(timeout, HUNG_TIMEOUT)
+
+        def new_session() -> LifecycleSession:
+            silent = self._path("target", "silent").exists()
+            return LifecycleSession(
+                run.factory,
+                timeout=timeout,
+                rules=run.rules,
+                robustness=settings.robustness,
+                settle=settle,
+                failure_wait=SILENT_WAIT if silent else None,
+            )
+
+        def judged(outcome: ScenarioOutcome) -> None:
+            if phases == (Phase.generate,) and not self._hung() and _hang_found(outcome):
+                self._mark_hung()
+            if outcome.silent_failures:
+                self._path("target", "silent").touch()
+            done(outcome)
+
+        machine = machine_for(
+            run.capabilities, new_session, judged, robustness=settings.robustness
+        )
+
+        def factory() -> Any:
+            return machine()
+
+        seeded = hypothesis.seed(run.rule_seed(aim))(factory)
+        config = self._settings(aim, phases)
+
+        def test() -> None:
+            with bounded_shrinking(LIFECYCLE_SHRINK_SECONDS):
+                run_state_machine_as_test(seeded, settings=config)  # type: ignore[arg-type]
+
         return test
 
     # -- findings ------------------------------------------------------------------------
@@ -324,6 +431,8 @@ class Campaign:
         source = found[0]
         original: tuple[Any, ...] = pickle.loads(source.found[rule_id])
         shrunk = self._shrink(source.aim, rule_id)
+        if shrunk is not None and aim_for(source.aim).lifecycle:
+            shrunk = self._trim(source.aim, shrunk, rule_id)
         if shrunk is not None:
             count, _ = self._reproduces(source.aim, shrunk.specs, rule_id)
             if count == REPLAYS:
@@ -344,14 +453,46 @@ class Campaign:
             if _breaks(outcome, rule_id):
                 raise _Broken(outcome)
 
+        def done(outcome: ScenarioOutcome) -> None:
+            if _breaks(outcome, rule_id):
+                raise _Broken(outcome)
+
+        phases = (Phase.generate, Phase.shrink)
         try:
             with stable_generation():
-                self._hypothesis(aim, prop, (Phase.generate, Phase.shrink))()
+                if aim_for(aim).lifecycle:
+                    self._machine(aim, done, phases, rule_id)()
+                else:
+                    self._hypothesis(aim, prop, phases)()
         except _Broken as broken:
             return broken.outcome
         except (Flaky, BaseExceptionGroup):
             return None  # the target answered differently for the same case
         return None
+
+    def _trim(self, aim: str, outcome: ScenarioOutcome, rule_id: str) -> ScenarioOutcome:
+        """Delete the steps of a shrunk lifecycle program that the finding does not need,
+        one at a time from the last: Hypothesis shrinks the rules it drew, and leaves
+        steps whose removal shifts which objects later draws name; a replay of the
+        program without a step tells directly whether that step is needed."""
+        run, settings = self.run, self.run.settings
+        silent = self._path("target", "silent").exists()
+        steps = list(outcome.specs)
+        best = outcome
+        for index in range(len(steps) - 1, 0, -1):  # the first initiate stays
+            trial = steps[:index] + steps[index + 1 :]
+            again = run_program(
+                run.factory,
+                trial,
+                timeout=min(settings.timeout, HUNG_TIMEOUT) if self._hung() else settings.timeout,
+                rules=run.rules,
+                robustness=settings.robustness,
+                settle=LIFECYCLE_SETTLE if rule_id in LIFECYCLE_LATE_RULES else 0.0,
+                failure_wait=SILENT_WAIT if silent else None,
+            )
+            if _breaks(again, rule_id):
+                steps, best = trial, again
+        return best
 
     def _reproduces(
         self, aim: str, scenario: Sequence[Any], rule_id: str
@@ -382,7 +523,9 @@ def _hang_found(outcome: ScenarioOutcome) -> bool:
     """Whether INI-COMPLETE-ONCE found an initiate that never completed (a robustness case's
     hang is its own rule's finding, and does not count)."""
     for report in outcome.reports:
-        once = report.outcomes.get("INI-COMPLETE-ONCE")
+        once = report.outcomes.get("INI-COMPLETE-ONCE") or report.outcomes.get(
+            "LIFE-COMPLETE-ONCE"
+        )
         observation = report.observation
         stuck = not observation.completions or not observation.returned
         if once is not None and stuck and once.violations:

@@ -17,6 +17,9 @@ class Verdict(Enum):
     FAILED = "failed"
     NON_STRICT = "non-strict"
     NOT_EXERCISED = "not exercised"
+    #: A target-triggered rule (lifecycle.md 3) whose trigger, the target's own choice,
+    #: never came: neither passed nor missing.
+    NOT_TRIGGERED = "not triggered"
     NOT_APPLICABLE = "not applicable"
     BLOCKED = "blocked"
     WAIVED = "waived"
@@ -25,7 +28,12 @@ class Verdict(Enum):
     @property
     def judged(self) -> bool:
         """Whether the rule was actually judged (passed, found broken, waived or an error)."""
-        return self not in (Verdict.NOT_EXERCISED, Verdict.NOT_APPLICABLE, Verdict.BLOCKED)
+        return self not in (
+            Verdict.NOT_EXERCISED,
+            Verdict.NOT_APPLICABLE,
+            Verdict.BLOCKED,
+            Verdict.NOT_TRIGGERED,
+        )
 
 
 @dataclass(frozen=True, slots=True)

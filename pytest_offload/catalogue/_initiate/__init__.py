@@ -10,10 +10,10 @@ from pytest_offload.catalogue import _transport
 from pytest_offload.catalogue._initiate import capability, causes, completion, context, status
 from pytest_offload.catalogue._registry import CATALOGUE
 
-__all__ = ["CATALOGUE_VERSION", "GROUPS", "SPEC_ORDER"]
+__all__ = ["CATALOGUE_VERSION", "EXERCISED", "GROUPS", "SPEC_ORDER"]
 
 #: Version of the catalogue's rule set (IDs, grades, meanings); bump on any change.
-CATALOGUE_VERSION = "1.2"
+CATALOGUE_VERSION = "2.0"
 
 #: The order of rules.md section 4, which reports and docs follow.
 SPEC_ORDER = (

@@ -53,7 +53,9 @@ def capacity(facts: InitiateFacts, out: RuleOutcome) -> None:
     batch = facts.batch
     for layer, name, cap in _capacities(facts.capabilities):
         depth = LAYERS.index(layer)
-        base = batch.ledger.counts[layer]
+        # Held objects that count (lifecycle.md section 2): LIVE and valid, or TERMINATING;
+        # an excess only invalidated objects make is INV-STILL-OFFLOADED's.
+        base = batch.ledger.capacity_count(layer)
         for other in batch.initiates:
             if other is facts:
                 break
@@ -96,9 +98,12 @@ def entries_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
     batch = facts.batch
     # Opportunity (rules.md 4.1): a new block of a layer whose objects held before plus
     # those offered now stay within the declared capacity: no ENTRIES code is due there.
+    # Objects terminated in this case count as held here: a target that never frees them
+    # is LIFE-CAPACITY-FREED's finding, not this rule's.
+    ledger = batch.ledger
     for layer, _, cap in _capacities(facts.capabilities):
         offered = facts.new_of_layer(LAYERS.index(layer))
-        if offered and batch.ledger.counts[layer] + offered <= cap:
+        if offered and ledger.counts[layer] + ledger.gone[layer] + offered <= cap:
             out.hit()
             break
     if facts.present.isdisjoint(_ENTRIES):
@@ -111,7 +116,7 @@ def entries_cause(facts: InitiateFacts, out: RuleOutcome) -> None:
         claimed = facts.typed_count(int(code), depth)
         if not claimed:
             continue
-        total = batch.ledger.counts[layer] + batch.offloaded_in_batch(layer)
+        total = ledger.counts[layer] + ledger.gone[layer] + batch.offloaded_in_batch(layer)
         if total >= cap:
             continue
         for i in facts.typed_positions(int(code), depth):

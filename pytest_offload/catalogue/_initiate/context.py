@@ -118,7 +118,11 @@ def context_unique(facts: InitiateFacts, out: RuleOutcome) -> None:
     if before + len(mine) < 2:
         return
     # Slow path: say which object already had each repeated context.
-    owners: dict[Any, str] = {k: f"{e.path} of {e.initiate}" for k, e in ledger.entries.items()}
+    # Objects terminating, in doubt or invalidated are LIFE-CONTEXT-UNIQUE's to judge.
+    lifecycle = ledger.lifecycle_keys()
+    owners: dict[Any, str] = {
+        k: f"{e.path} of {e.initiate}" for k, e in ledger.entries.items() if k not in lifecycle
+    }
     for other in earlier:
         for i in other.new_offloaded:
             value = other.slot_values[i]

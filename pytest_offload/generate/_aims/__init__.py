@@ -29,6 +29,7 @@ from pytest_offload.generate._aims._causes import (
     _source_macs,
     _vlan_mismatch,
 )
+from pytest_offload.generate._aims._lifecycle import LIFECYCLE_AIMS, SHARED
 from pytest_offload.generate._aims._trees import (
     _capacity_edge_or_in_flight,
     _failures,
@@ -39,7 +40,7 @@ from pytest_offload.generate._aims._trees import (
     _unknown_linkers,
 )
 
-__all__ = ["AIMS", "Aim", "aim_for"]
+__all__ = ["AIMS", "SHARED", "Aim", "aim_for", "aim_key"]
 
 AIMS: dict[str, Aim] = {
     "INI-LINKER-STATUS": Aim(_linkers),
@@ -61,6 +62,7 @@ AIMS: dict[str, Aim] = {
     "INI-MALFORMED-TREE": Aim(_malformed, robustness=True),
     "INI-UNKNOWN-LINKER": Aim(_unknown_linkers, robustness=True),
     "WIRE-PROTOCOL": Aim(_general, wire=True),
+    **LIFECYCLE_AIMS,
 }
 
 _GENERAL = Aim(_general)
@@ -69,3 +71,8 @@ _GENERAL = Aim(_general)
 def aim_for(rule_id: str) -> Aim:
     """The aim of ``rule_id`` (general scenarios for rules every case exercises)."""
     return AIMS.get(rule_id, _GENERAL)
+
+
+def aim_key(rule_id: str) -> str:
+    """The name of the generation that serves ``rule_id``: its own, or the one it shares."""
+    return aim_for(rule_id).shared or rule_id

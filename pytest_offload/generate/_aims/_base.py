@@ -45,6 +45,10 @@ class Aim:
     robustness: bool = False
     #: Whether it judges a wire (not applicable to a target in the suite's process).
     wire: bool = False
+    #: Whether its cases are lifecycle state-machine runs, not scenarios.
+    lifecycle: bool = False
+    #: The aim whose generation it shares (its cases are generated once for all).
+    shared: str | None = None
 
     def examples(self, caps: OffloadCapabilities, budget: int) -> int:
         """Cases to generate: the budget, or fewer when each case fills a capacity above

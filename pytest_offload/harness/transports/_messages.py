@@ -50,7 +50,7 @@ __all__ = [
 #: The protocol version this suite speaks. A target answers the handshake with the version
 #: it implements; any ``1.x`` is accepted (minor versions only add optional members and
 #: methods, e.g. the lifecycle operations), another major is a usage error.
-PROTOCOL_VERSION = "1.1"
+PROTOCOL_VERSION = "1.2"
 MAJOR = 1
 
 #: The form of a pointer string. It is in the schema; the codec checks it with one

@@ -177,6 +177,8 @@ class _Server:
             return
         self.fresh()
         caps = self.target.capabilities.as_dict()
+        # Protocol 1.x carries initiate only: a served target is judged as initiate-only.
+        caps.pop("operations", None)
         self.reply(
             request_id,
             msgspec.to_builtins(
