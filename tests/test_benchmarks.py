@@ -38,6 +38,7 @@ def bench(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         "bench_broken_targets",
         "bench_native",
         "bench_process",
+        "bench_lifecycle",
         "differential",
         "_trees",
     ):
@@ -64,6 +65,14 @@ def test_the_native_benchmark_runs(bench: Any, capsys: pytest.CaptureFixture[str
     out = capsys.readouterr().out
     assert "memory, 303 blocks:" in out
     assert "read back" in out
+
+
+def test_the_lifecycle_benchmark_runs(bench: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    bench("bench_lifecycle").main(["--cases", "3", "--rounds", "1", "--no-suite"])
+    out = capsys.readouterr().out
+    assert "state machine: " in out
+    assert "steps/s" in out
+    assert "judging costs" in out
 
 
 def test_the_suite_benchmark_runs(bench: Any, capsys: pytest.CaptureFixture[str]) -> None:
