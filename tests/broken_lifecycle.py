@@ -379,6 +379,7 @@ def _on_invalid(obj: OffloadedObject) -> bool:
 
 
 _HALF = {5, 6, 7}
+_HW = TcpUploadReason.HARDWARE_FAILURE
 
 
 BROKEN_LIFECYCLE: dict[str, Callable[[Host], Any]] = {
@@ -474,3 +475,94 @@ class DeclaresQueryWithoutMethod:
 
     def initiate_offload(self, root: OffloadBlockList) -> None:
         self.host.initiate_offload_complete(root)
+
+
+class ReusesFreedContexts(ReferenceTarget):
+    """Hands the structure of a connection terminated with SUCCESS to the next new one,
+    as a C driver reallocating freed memory at the same address (conformant: a GONE
+    object's context may recur)."""
+
+    freed: list[OffloadedObject]
+
+    def _terminate(self, root: OffloadBlockList) -> Callable[[], None] | None:
+        before = {id(o): o for o in self.pools.objects.values() if o.layer == "tcp"}
+        after = super()._terminate(root)
+        self.freed = getattr(self, "freed", [])
+        self.freed += [o for k, o in before.items() if k not in self.pools.objects]
+        return after
+
+    def _admit_tcp(self, block: OffloadBlockList, state: Any, parent: Any) -> Any:
+        obj, status = super()._admit_tcp(block, state, parent)
+        freed = getattr(self, "freed", [])
+        if obj is not None and freed:
+            old = freed.pop()
+            self.pools.objects.pop(id(obj))
+            for name in type(obj).__slots__:
+                setattr(old, name, getattr(obj, name))
+            self.pools.objects[id(old)] = old
+            obj = old
+        return obj, status
+
+
+class FailsTerminatesLoudly(ReferenceTarget):
+    """The corrupt-hardware sequence on a terminate (domain.md 5.1): FAILURE on the first
+    terminate of each connection, RETRIEVE with HARDWARE_FAILURE, ABORT, and the send
+    data completed REQUEST_ABORTED by the terminate that follows (conformant)."""
+
+    failed: set[int]
+
+    def _terminate(self, root: OffloadBlockList) -> Callable[[], None] | None:
+        self.failed = getattr(self, "failed", set())
+        first = []
+        for block, depth in _named(root):
+            slot = block.miniport_offload_context
+            obj = self.pools.lookup(slot.value, "tcp") if slot is not None and depth == 2 else None
+            if obj is not None and id(obj) not in self.failed:
+                first.append((block, obj))
+        if not first:
+            return super()._terminate(root)
+        for block, obj in first:
+            self.failed.add(id(obj))
+            obj.aborted = True
+            block.status = S.FAILURE
+        for block in _placeholders(root):
+            block.status = S.SUCCESS
+        handles = [obj.handle for _, obj in first]
+        for block, depth in _named(root):
+            if block.status == S.PENDING:
+                block.status = S.FAILURE  # the rest of this tree is not attempted
+                if depth == 2:
+                    handles.append(block.ndis_offload_handle)
+
+        def sequence() -> None:
+            for handle in handles:
+                _event(self, handle, TcpOffloadEventType.RETRIEVE, _HW)
+                _event(self, handle, TcpOffloadEventType.ABORT)
+
+        return sequence
+
+
+class HangsOnTerminate(ReferenceTarget):
+    """Never completes a terminate (a lost completion)."""
+
+    def terminate_offload(self, root: OffloadBlockList) -> None:
+        return
+
+
+class AbortsSendsWithoutAbort(ReferenceTarget):
+    """Completes outstanding send data REQUEST_ABORTED at a terminate though no ABORT was
+    indicated (it should be UPLOAD_IN_PROGRESS, or chained)."""
+
+    def _delegated(self, obj: OffloadedObject, block: OffloadBlockList) -> Any:
+        if obj.layer == "tcp" and obj.sends:
+            for nbl in obj.sends:
+                nbl.status = S.REQUEST_ABORTED
+            self.host.tcp_offload_send_complete(obj.sends)
+            obj.sends = ()
+        return super()._delegated(obj, block)
+
+
+reuses_freed_contexts = _subclass(ReusesFreedContexts)
+fails_terminates_loudly = _subclass(FailsTerminatesLoudly)
+hangs_on_terminate = _subclass(HangsOnTerminate)
+aborts_sends_without_abort = _subclass(AbortsSendsWithoutAbort)

@@ -42,7 +42,15 @@ from pytest_offload.generate._lifecycle import (
     describe,
 )
 from pytest_offload.generate._lifecycle._fill import fill_connections
-from tests.broken_lifecycle import BROKEN_LIFECYCLE, aborts_correctly, fails_queries_loudly
+from tests.broken_lifecycle import (
+    BROKEN_LIFECYCLE,
+    aborts_correctly,
+    aborts_sends_without_abort,
+    fails_queries_loudly,
+    fails_terminates_loudly,
+    hangs_on_terminate,
+    reuses_freed_contexts,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -188,3 +196,43 @@ def test_a_pickled_program_replays_to_the_same_verdicts() -> None:
     broken = BROKEN_LIFECYCLE["TRM-SEND-DATA-ONCE"]
     first, second = judge(broken, program), judge(broken, again)
     assert found(first, "TRM-SEND-DATA-ONCE") == found(second, "TRM-SEND-DATA-ONCE")
+
+
+# -- from the adversarial review of the lifecycle (regressions) ---------------------------
+
+
+def test_a_context_of_a_terminated_connection_may_be_handed_out_again() -> None:
+    """LIFE-CONTEXT-UNIQUE: "a GONE one's may recur"; the new object is judged as itself."""
+    program = (BASE, Terminate((CA,)), more(1), Query(4, T.TCP), Query(CA, T.TCP))
+    outcome = judge(reuses_freed_contexts, program)
+    assert [str(v) for r in outcome.reports for v in r.violations] == []
+    queried = [r for r in outcome.reports if r.observation.operation == "query"]
+    assert len(queried) == 1  # the query of the terminated #2 is not sent (H1)
+
+
+def test_the_corrupt_hardware_sequence_on_a_terminate_is_conformant() -> None:
+    outcome = judge(fails_terminates_loudly, (BASE, Terminate((CA,))))
+    found_ = [
+        str(v)
+        for r in outcome.reports
+        for v in r.violations
+        if v.rule_id != "LIFE-HEALTHY-SUCCESS"  # the first FAILURE of a healthy target
+    ]
+    assert found_ == []
+    assert found(outcome, "TRM-ABORTED-SENDS")[0] > 0  # the re-terminate was judged
+
+
+def test_a_terminate_that_never_completes_is_life_complete_once() -> None:
+    outcome = judge(hangs_on_terminate, (BASE, Terminate((CA,)), Query(CB, T.TCP)))
+    hits, violations = found(outcome, "LIFE-COMPLETE-ONCE")
+    assert hits
+    assert violations
+    assert outcome.reports[-1].observation.operation == "terminate"  # nothing after it
+
+
+def test_send_data_aborted_without_an_abort_is_caught() -> None:
+    hits, violations = found(
+        judge(aborts_sends_without_abort, (BASE, Terminate((CA,)))), "TRM-SEND-DATA-ONCE"
+    )
+    assert hits
+    assert any("without an ABORT first" in v for v in violations)

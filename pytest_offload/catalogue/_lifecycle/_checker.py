@@ -19,6 +19,7 @@ from pytest_offload.model import Role
 if TYPE_CHECKING:
     from pytest_offload.catalogue._checker import TargetChecker
     from pytest_offload.catalogue._lifecycle._facts import Request
+    from pytest_offload.catalogue._registry import Rule
     from pytest_offload.harness import Event, Observation, SendCompletion
 
 __all__ = ["LifecycleChecker"]
@@ -65,7 +66,7 @@ class LifecycleChecker:
             outcomes: dict[str, RuleOutcome] = {}
             for r in self.request_rules:
                 outcome = RuleOutcome(r, facts)
-                r.check(facts, outcome)
+                _judge(r, facts, outcome)
                 outcomes[r.id] = outcome
             report = CheckReport(observation, outcomes)
             if report.violations:
@@ -102,7 +103,7 @@ class LifecycleChecker:
                 outcome = report.outcomes.get(r.id)
                 if outcome is None:
                     outcome = report.outcomes[r.id] = RuleOutcome(r, facts)
-                r.check(facts, outcome)
+                _judge(r, facts, outcome)
 
     # -- what a completed request changes ---------------------------------------------
 
@@ -128,7 +129,9 @@ class LifecycleChecker:
                     ledger.cancel_terminate(record.key)  # as the robustness case expects
                     continue
                 ledger.finish_terminate(record.key, success=status == SUCCESS)
-                if status != SUCCESS:
+                if status == SUCCESS:
+                    model.retire(record)
+                else:
                     model.healthy = False
                     record.failed_at = record.failed_at or done
                     record.must_terminate = True
@@ -154,6 +157,29 @@ class LifecycleChecker:
                     record.relinked = True
             elif operation == "invalidate":
                 ledger.invalidate(record.key)
+
+
+def _judge(rule: Rule, facts: object, outcome: RuleOutcome) -> None:
+    """Run one rule; a value the target wrote that the rule cannot even read (a status
+    whose comparison raises, a chain that is not a sequence) is that rule's finding, not
+    a crash of the suite."""
+    try:
+        rule.check(facts, outcome)
+    except Exception as exc:  # hostile values written by the target
+        outcome.hit()
+        outcome.violate(
+            None,
+            f"a value the rule cannot read ({type(exc).__name__}: {_short(exc)})",
+            "statuses, structures, chains and event arguments of the types the contract names",
+        )
+
+
+def _short(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except Exception:  # even its message raises
+        text = "?"
+    return text[:120]
 
 
 def expected_statuses(facts: RequestFacts) -> list[str]:

@@ -199,8 +199,8 @@ class LifecycleModel:
                 if LAYERS[depth] == "tcp" and handle_key(handles[i]) is not None:
                     self.handles.setdefault(handle_key(handles[i]), None)
                 continue
-            if key in self.by_key and self.ledger.state_of(key) != "gone":
-                continue  # a context repeated: the first object keeps it
+            if key in self.by_key:
+                continue  # a context of a held object repeated: the first object keeps it
             state = snapshot.image.states[i]
             chain = snapshot.image.chains[i]
             record = ObjectRecord(
@@ -256,6 +256,12 @@ class LifecycleModel:
                 if record.failed_at is None:
                     record.failed_at = event.entered
         return record
+
+    def retire(self, record: ObjectRecord) -> None:
+        """The object was terminated with SUCCESS: GONE. Its context may be handed out
+        again, to a new object (a C driver reallocating the freed structure)."""
+        if self.by_key.get(record.key) is record:
+            del self.by_key[record.key]
 
     def relink(self, path: ObjectRecord, neighbor: ObjectRecord) -> None:
         """An update linked ``path`` to ``neighbor``."""

@@ -254,6 +254,8 @@ def relink(facts: RequestFacts, out: RuleOutcome) -> None:
     if facts.image is None or facts.operation not in ("terminate", "query"):
         return
     request = facts.request
+    if not request.healthy:
+        return  # a target that signalled a hardware failure may fail anything after it
     for named in facts.named:
         if named.offending:
             continue

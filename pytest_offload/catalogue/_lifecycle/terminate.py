@@ -6,7 +6,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pytest_offload.catalogue._registry import Grade, rule
-from pytest_offload.model import POISON, NdisStatus, context_key, format_status
+from pytest_offload.model import (
+    POISON,
+    NdisStatus,
+    TcpOffloadEventType,
+    context_key,
+    format_status,
+)
 
 if TYPE_CHECKING:
     from pytest_offload.catalogue._lifecycle._facts import Named, RequestFacts
@@ -16,6 +22,7 @@ GROUP = "terminate"
 MUST, SHOULD = Grade.MUST, Grade.SHOULD
 _SUCCESS = int(NdisStatus.SUCCESS)
 _ABORTED = int(NdisStatus.REQUEST_ABORTED)
+_UPLOADING = int(NdisStatus.UPLOAD_IN_PROGRESS)
 
 
 def _tcp_blocks(facts: RequestFacts) -> list[Named]:
@@ -64,12 +71,40 @@ def send_data_once(facts: RequestFacts, out: RuleOutcome) -> None:
         success = facts.succeeded(named)
         chained = {id(n) for n in chain}
         model = facts.model
+        aborts = [
+            e.entered
+            for e in facts.events
+            if context_key(e.handle) == record.handle_key
+            and e.event_type == TcpOffloadEventType.ABORT
+        ]
         for index, nbl in enumerate(named.outstanding):
             calls = [c for c in model.completions_of(nbl) if c.at >= facts.observation.started]
             early = [c for c in calls if c.at <= done]
             late = [c for c in calls if c.at > done]
             times = len(early) + (id(nbl) in chained)
             where = f"NBL {index} of the send data"
+            for call in calls:
+                if call.status == _SUCCESS:
+                    continue  # reported below
+                aborted = call.status == _ABORTED and any(t <= call.at for t in aborts)
+                if call.status != _UPLOADING and not aborted:
+                    out.violate(
+                        named.position,
+                        f"{where} send-completed with {format_status(call.status)}"
+                        + (" without an ABORT first" if call.status == _ABORTED else ""),
+                        "UPLOAD_IN_PROGRESS, or REQUEST_ABORTED after an ABORT",
+                    )
+            if not success:
+                # A terminate that failed leaves the object in doubt: its send data is
+                # handed back by the terminate that follows (REQUEST_ABORTED after the
+                # ABORT of the corrupt-hardware sequence), judged there [reading].
+                if times > 1:
+                    out.violate(
+                        named.position,
+                        f"{where} handed back {times} times",
+                        "each outstanding NBL handed back exactly once",
+                    )
+                continue
             if late:
                 out.violate(
                     named.position,
@@ -215,8 +250,8 @@ def aborted_sends(facts: RequestFacts, out: RuleOutcome) -> None:
         if not named.aborted or not named.outstanding:
             continue
         out.hit()
-        if done is None:
-            continue
+        if done is None or not facts.succeeded(named):
+            continue  # a terminate failing again leaves the data to the one that succeeds
         if _chain(facts, named):
             out.violate(
                 named.position,

@@ -1,7 +1,7 @@
 """The lifecycle state machine: one Hypothesis ``RuleBasedStateMachine`` run per case.
 
-Each run creates a fresh target (a :class:`LifecycleSession`), keeps the objects it
-offloaded in a bundle, and draws one request per rule: offload, terminate, update,
+Each run creates a fresh target (a :class:`LifecycleSession`), knows the objects it
+offloaded through the session's model, and draws one request per rule: offload, terminate, update,
 relink, invalidate, query, requests together, answers to the target's events, and
 robustness cases. The host guarantees of lifecycle.md section 2 are the rules'
 preconditions and the session's checks (a drawn object that no longer fits is replaced by
@@ -14,14 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    Bundle,
-    RuleBasedStateMachine,
-    initialize,
-    multiple,
-    precondition,
-    rule,
-)
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 from pytest_offload.generate._lifecycle._steps import (
     Answer,
@@ -36,6 +29,7 @@ from pytest_offload.generate._lifecycle._steps import (
     Update,
 )
 from pytest_offload.model import (
+    LAYERS,
     NeighborOffloadState,
     NeighborOffloadStateCached,
     NeighborOffloadStateConst,
@@ -74,6 +68,8 @@ _QUERY_TYPES = {
     "tcp": (T.TCP, T.TCP_CONST, T.TCP_CACHED, T.TCP_DELEGATED),
 }
 _ROBUST = ("gone", "unknown", "null", "omit")
+#: Which object a rule names: an index into the objects that fit when it runs.
+_PICK = st.integers(0, 255)
 #: The most connections one compound step offers to fill the capacity (a capacity above
 #: it is not filled by the state machine).
 _FILL_LIMIT = 4096
@@ -152,9 +148,9 @@ def _tcp(draw: Any, caps: OffloadCapabilities) -> TcpPlan:
             ]
         )
     )
-    quiet = draw(st.booleans())
+    quiet = draw(st.integers(0, 2)) == 0
     una = draw(_U32)
-    send = () if quiet else tuple(draw(st.lists(st.integers(1, 64), max_size=2)))
+    send = () if quiet else tuple(draw(st.lists(st.integers(1, 64), min_size=1, max_size=2)))
     ahead = 0 if quiet else draw(st.integers(0, 3000))
     nxt = (una + ahead) & 0xFFFFFFFF
     buffered: tuple[NetBufferList, ...] = ()
@@ -214,6 +210,12 @@ def _cached_for(caps: OffloadCapabilities, layer: str) -> st.SearchStrategy[Any]
     )
 
 
+def _cached_all(caps: OffloadCapabilities) -> st.SearchStrategy[dict[str, Any]]:
+    """New cached values for each layer, drawn together: which one is used depends on the
+    object the step names, and the draws must not."""
+    return st.fixed_dictionaries({layer: _cached_for(caps, layer) for layer in LAYERS})
+
+
 # -- the machine ---------------------------------------------------------------------------
 
 
@@ -225,59 +227,55 @@ def machine_for(
     robustness: bool,
 ) -> type[RuleBasedStateMachine]:
     """A state machine class for a target declaring ``caps``: each run starts a session
-    from ``new_session`` and hands its judged case to ``done``."""
+    from ``new_session`` and hands its judged case to ``done``.
+
+    Every draw is independent of what the target answered: rules are enabled by the
+    declaration alone, objects are drawn as indexes into the ones that fit when the rule
+    runs, and a rule with nothing that fits does nothing. The host guarantees are checked
+    by the session when a step runs. So a nondeterministic target gets verdicts (its
+    findings do not replay) rather than breaking Hypothesis's generation, which requires
+    the same draws to mean the same data.
+    """
     relink_possible = caps.neighbor_capacity is None or caps.neighbor_capacity >= 2
     declared = caps.operations
 
-    def has(operation: OffloadOperation) -> Callable[[Any], bool]:
-        return lambda self: operation in declared and self.session.alive
+    def has(*operations: OffloadOperation) -> Callable[[Any], bool]:
+        enabled = all(op in declared for op in operations)
+        return lambda self: enabled
 
     class LifecycleMachine(RuleBasedStateMachine):
-        """Offloaded objects, and one rule per request the host may make."""
-
-        objects = Bundle("objects")
+        """The objects offloaded so far (the session's model), and one rule per request
+        the host may make."""
 
         def __init__(self) -> None:
             super().__init__()
             self.session = new_session()
             self.robust_cases = 0
 
-        def _new(self, step: Any) -> Any:
-            before = len(self.session.model.records)
-            self.session.run(step)
-            return multiple(*self.session.model.records[before:])
+        def _pick(self, index: int, ok: Callable[[ObjectRecord], bool]) -> ObjectRecord | None:
+            """The ``index``-th (modulo) of the objects that fit, or ``None``."""
+            fits = [r for r in self.session.model.records if ok(r)]
+            return fits[index % len(fits)] if fits else None
 
-        def _pick(
-            self, drawn: ObjectRecord, ok: Callable[[ObjectRecord], bool]
-        ) -> ObjectRecord | None:
-            """The drawn object if it fits, else the first one after it that does."""
+        def _near(self, index: int) -> ObjectRecord | None:
             records = self.session.model.records
-            order = records[drawn.serial :] + records[: drawn.serial]
-            return next((r for r in order if ok(r)), None)
+            return records[index % len(records)] if records else None
 
-        @initialize(
-            target=objects,
-            plan=offload_plans(caps),
-            kind=st.sampled_from(_COMPOUNDS),
-            data=st.data(),
-        )
-        def start(self, plan: Offload, kind: str, data: st.DataObject) -> Any:
+        @initialize(plan=offload_plans(caps), kind=st.sampled_from(_COMPOUNDS), data=st.data())
+        def start(self, plan: Offload, kind: str, data: st.DataObject) -> None:
             """Every case starts with an initiate, then one of the compound steps (each
             makes one rule's opportunity), so every rule is exercised at any seed."""
-            made = self._new(plan)
-            records = self.session.model.records
-            if kind != "nothing" and records and self.session.lifecycle_declared:
-                getattr(self, f"_{kind}")(records[0], data)
-            return made
+            self.session.run(plan)
+            if kind != "nothing" and self.session.lifecycle_declared:
+                getattr(self, f"_{kind}")(0, data)
 
-        @precondition(lambda self: self.session.alive)
-        @rule(target=objects, plan=offload_plans(caps))
-        def offload(self, plan: Offload) -> Any:
-            return self._new(plan)
+        @rule(plan=offload_plans(caps))
+        def offload(self, plan: Offload) -> None:
+            self.session.run(plan)
 
         @precondition(has(OffloadOperation.TERMINATE))
-        @rule(obj=objects, siblings=st.booleans())
-        def terminate(self, obj: ObjectRecord, siblings: bool) -> None:
+        @rule(obj=_PICK, siblings=st.booleans())
+        def terminate(self, obj: int, siblings: bool) -> None:
             session = self.session
             found = self._pick(obj, session._may_terminate)
             if found is None:
@@ -292,17 +290,15 @@ def machine_for(
             session.run(Terminate(tuple(chosen)))
 
         @precondition(has(OffloadOperation.UPDATE))
-        @rule(obj=objects, data=st.data())
-        def update(self, obj: ObjectRecord, data: st.DataObject) -> None:
+        @rule(obj=_PICK, cached=_cached_all(caps))
+        def update(self, obj: int, cached: dict[str, Any]) -> None:
             found = self._pick(obj, self.session.eligible)
-            if found is None:
-                return
-            cached = data.draw(_cached_for(caps, found.layer), label="cached")
-            self.session.run(Update(found.serial, cached))
+            if found is not None:
+                self.session.run(Update(found.serial, cached[found.layer]))
 
         @precondition(lambda self: relink_possible and has(OffloadOperation.UPDATE)(self))
-        @rule(old=objects, new=objects)
-        def relink(self, old: ObjectRecord, new: ObjectRecord) -> None:
+        @rule(old=_PICK, new=_PICK)
+        def relink(self, old: int, new: int) -> None:
             session = self.session
 
             def neighbor(r: ObjectRecord) -> bool:
@@ -314,24 +310,22 @@ def machine_for(
                 session.run(Relink(first.serial, second.serial))
 
         @precondition(has(OffloadOperation.INVALIDATE))
-        @rule(obj=objects)
-        def invalidate(self, obj: ObjectRecord) -> None:
+        @rule(obj=_PICK)
+        def invalidate(self, obj: int) -> None:
             found = self._pick(obj, self.session.eligible)
             if found is not None:
                 self.session.run(Invalidate((found.serial,)))
 
         @precondition(has(OffloadOperation.QUERY))
-        @rule(obj=objects, part=st.integers(0, 3))
-        def query(self, obj: ObjectRecord, part: int) -> None:
+        @rule(obj=_PICK, part=st.integers(0, 3))
+        def query(self, obj: int, part: int) -> None:
             found = self._pick(obj, self.session.eligible)
             if found is not None:
                 self.session.run(Query(found.serial, _query_type(found, part)))
 
         @precondition(has(OffloadOperation.QUERY))
-        @rule(first=objects, second=objects, part=st.integers(0, 3), update=st.booleans())
-        def together(
-            self, first: ObjectRecord, second: ObjectRecord, part: int, update: bool
-        ) -> None:
+        @rule(first=_PICK, second=_PICK, part=st.integers(0, 3), update=st.booleans())
+        def together(self, first: int, second: int, part: int, update: bool) -> None:
             """A query in flight with another request on another object (H5), or with a
             second query of the same object."""
             session = self.session
@@ -349,34 +343,33 @@ def machine_for(
 
         # -- compound steps: each creates one rule's opportunity outright ----------------
 
-        @precondition(has(OffloadOperation.QUERY))
-        @rule(obj=objects, data=st.data())
-        def update_then_query(self, obj: ObjectRecord, data: st.DataObject) -> None:
+        @precondition(has(OffloadOperation.UPDATE, OffloadOperation.QUERY))
+        @rule(obj=_PICK, data=st.data())
+        def update_then_query(self, obj: int, data: st.DataObject) -> None:
             self._update_then_query(obj, data)
 
-        def _update_then_query(self, obj: ObjectRecord, data: st.DataObject) -> None:
+        def _update_then_query(self, obj: int, data: st.DataObject) -> None:
             """UPD-QUERY-SHOWS: new cached values, then a query of them."""
+            cached = data.draw(_cached_all(caps), label="cached")
+            if not has(OffloadOperation.UPDATE, OffloadOperation.QUERY)(self):
+                return
             session = self.session
-            if OffloadOperation.QUERY not in declared:
-                return
             found = self._pick(obj, session.eligible)
-            if found is None or OffloadOperation.UPDATE not in declared:
-                return
-            cached = data.draw(_cached_for(caps, found.layer), label="cached")
-            if session.run(Update(found.serial, cached)):
+            if found is not None and session.run(Update(found.serial, cached[found.layer])):
                 session.run(Query(found.serial, _query_type(found, 0)))
 
         @precondition(lambda self: relink_possible and has(OffloadOperation.UPDATE)(self))
-        @rule(old=objects, data=st.data())
-        def relink_and_retire(self, old: ObjectRecord, data: st.DataObject) -> None:
+        @rule(old=_PICK, data=st.data())
+        def relink_and_retire(self, old: int, data: st.DataObject) -> None:
             self._relink_and_retire(old, data)
 
-        def _relink_and_retire(self, old: ObjectRecord, data: st.DataObject) -> None:
+        def _relink_and_retire(self, old: int, data: st.DataObject) -> None:
             """UPD-RELINK: every path of a neighbor relinked to another (offloaded first
             when there is none), then the old neighbor terminated alone."""
-            session = self.session
+            state = data.draw(_neighbors(), label="new neighbor")
             if not relink_possible or OffloadOperation.UPDATE not in declared:
                 return
+            session = self.session
 
             def neighbor(r: ObjectRecord) -> bool:
                 return r.layer == "neighbor" and session.eligible(r)
@@ -384,86 +377,88 @@ def machine_for(
             first = self._pick(old, lambda r: neighbor(r) and bool(session.model.dependents(r)))
             if first is None:
                 return
-            second = self._pick(first, lambda r: neighbor(r) and r is not first)
+            second = self._pick(old + 1, lambda r: neighbor(r) and r is not first)
             if second is None:
                 before = len(session.model.records)
-                state = data.draw(_neighbors(), label="new neighbor")
                 session.run(Offload(state, None, ()))
                 second = next((r for r in session.model.records[before:] if neighbor(r)), None)
             if second is not None and session.run(Relink(first.serial, second.serial)):
                 session.run(Terminate((first.serial,)))
 
         @precondition(has(OffloadOperation.TERMINATE))
-        @rule(obj=objects, data=st.data())
-        def fill_free_refill(self, obj: ObjectRecord, data: st.DataObject) -> None:
+        @rule(obj=_PICK, data=st.data())
+        def fill_free_refill(self, obj: int, data: st.DataObject) -> None:
             self._fill_free_refill(obj, data)
 
-        def _fill_free_refill(self, obj: ObjectRecord, data: st.DataObject) -> None:
+        def _fill_free_refill(self, obj: int, data: st.DataObject) -> None:
             """LIFE-CAPACITY-FREED: TCP capacity filled, one or two connections
             terminated, as many offered again."""
-            session = self.session
             freed = data.draw(st.integers(1, 2), label="freed")
+            session = self.session
+            near = self._near(obj)
             room = caps.tcp_connection_offload_capacity - len(session.model.held("tcp"))
             if room > _FILL_LIMIT:
                 return
-            if room > 0 and not session.run_fill(obj, room):
+            if room > 0 and not session.run_fill(near, room):
                 return
             live = [r for r in session.model.live("tcp") if session._may_terminate(r)]
             if len(live) < freed:
                 return
             if session.run(Terminate(tuple(r.serial for r in live[-freed:]))):
-                session.run_fill(obj, freed)
+                session.run_fill(near, freed)
 
         @precondition(has(OffloadOperation.INVALIDATE))
-        @rule(obj=objects, data=st.data())
-        def invalidate_and_fill(self, obj: ObjectRecord, data: st.DataObject) -> None:
+        @rule(obj=_PICK, data=st.data())
+        def invalidate_and_fill(self, obj: int, data: st.DataObject) -> None:
             self._invalidate_and_fill(obj, data)
 
-        def _invalidate_and_fill(self, obj: ObjectRecord, data: st.DataObject) -> None:
+        def _invalidate_and_fill(self, obj: int, data: st.DataObject) -> None:
             """INV-STILL-OFFLOADED: a connection invalidated, then connections offered up
             to the capacity counting only valid ones."""
             del data
-            session = self.session
             if OffloadOperation.INVALIDATE not in declared:
                 return
-            live = [r for r in session.model.live("tcp") if session.eligible(r)]
-            if not live:
-                return
-            victim = self._pick(live[0], lambda r: r.layer == "tcp" and session.eligible(r))
+            session = self.session
+
+            def valid_tcp(r: ObjectRecord) -> bool:
+                return r.layer == "tcp" and session.eligible(r)
+
+            victim = self._pick(obj, valid_tcp)
+            if victim is None and session.run_fill(self._near(obj), 1):
+                victim = self._pick(obj, valid_tcp)
             if victim is None or not session.run(Invalidate((victim.serial,))):
                 return
             counted = session.checker.ledger.capacity_count("tcp")
             room = caps.tcp_connection_offload_capacity - counted
             if 0 < room <= _FILL_LIMIT:
-                session.run_fill(obj, room)
+                session.run_fill(victim, room)
 
-        @precondition(
-            lambda self: (
-                OffloadOperation.TERMINATE in declared
-                and self.session.alive
-                and any(r.asked or r.aborted for r in self.session.model.held("tcp"))
-            )
-        )
+        @precondition(has(OffloadOperation.TERMINATE))
         @rule(optional=st.booleans())
         def answer(self, optional: bool) -> None:
+            """Terminate what asked to be uploaded (nothing, when nothing asked)."""
             self.session.run(Answer(optional))
 
         @precondition(lambda self: robustness and has(OffloadOperation.TERMINATE)(self))
-        @rule(obj=objects, kind=st.sampled_from(_ROBUST), op=st.integers(0, 2))
-        def robust(self, obj: ObjectRecord, kind: str, op: int) -> None:
+        @rule(obj=_PICK, kind=st.sampled_from(_ROBUST), op=st.integers(0, 2))
+        def robust(self, obj: int, kind: str, op: int) -> None:
             self._robust_case(obj, kind, op)
 
-        def _robust(self, obj: ObjectRecord, data: st.DataObject) -> None:
+        def _robust(self, obj: int, data: st.DataObject) -> None:
             """LIFE-ROBUST-FAILURE: one robustness case."""
+            kind = data.draw(st.sampled_from(_ROBUST), label="robustness case")
+            op = data.draw(st.integers(0, 2), label="operation")
             if robustness:
-                kind = data.draw(st.sampled_from(_ROBUST), label="robustness case")
-                self._robust_case(obj, kind, data.draw(st.integers(0, 2), label="operation"))
+                self._robust_case(obj, kind, op)
 
-        def _robust_case(self, obj: ObjectRecord, kind: str, op: int) -> None:
+        def _robust_case(self, obj: int, kind: str, op: int) -> None:
             """One robustness case; the operation turns with each robustness case of the
             run (from ``op``), and a kind with nothing to name falls back to a context
             never issued, so that every draw hands one over."""
             session = self.session
+            drawn = self._near(obj)
+            if drawn is None:
+                return
             operation = [o for o in ("terminate", "invalidate", "query") if _declares(declared, o)]
             self.robust_cases += 1
             chosen = operation[(op + self.robust_cases) % len(operation)]
@@ -475,10 +470,10 @@ def machine_for(
                 if found is not None and session.run(Terminate((found.serial,), robust="omit")):
                     return
                 kind = "unknown"
-            found = obj
+            found = drawn
             if kind == "gone":
                 gone = self._pick(obj, lambda r: session.model.state_of(r) == "gone")
-                found, kind = (gone, kind) if gone is not None else (obj, "unknown")
+                found, kind = (gone, kind) if gone is not None else (drawn, "unknown")
             if chosen == "terminate":
                 session.run(Terminate((found.serial,), robust=kind))
             elif chosen == "invalidate":

@@ -37,7 +37,10 @@ from pytest_offload.harness import DEFAULT_TIMEOUT, RecordingHost
 from pytest_offload.model import (
     LIFECYCLE_OPERATIONS,
     MANDATORY_REASONS,
+    NeighborOffloadState,
     OffloadOperation,
+    PathOffloadState,
+    PathOffloadStateConst,
 )
 
 if TYPE_CHECKING:
@@ -202,25 +205,27 @@ class LifecycleSession:
 
     # -- initiates ----------------------------------------------------------------------
 
-    def run_fill(self, near: ObjectRecord, count: int) -> bool:
+    def run_fill(self, near: ObjectRecord | None, count: int) -> bool:
         """Offer ``count`` quiet connections without send or buffered data under a live,
-        valid path (the one of ``near``'s family when it can): a capacity step."""
+        valid path (the one of ``near``'s family when it can; a new neighbor and path
+        when none is left): a capacity step."""
+        if count <= 0:
+            return False
         paths = [r for r in self.model.live("path") if self.eligible(r)]
         neighbors = [r for r in self.model.live("neighbor") if self.eligible(r)]
         usable = [p for p in paths if p.parent in neighbors]
-        if not usable or count <= 0:
-            return False
-        family = {id(r) for r in near.chain_up()}
+        connections = fill_connections(self.capabilities, count)
+        if not usable:
+            return self.run(
+                Offload(_NEW_NEIGHBOR, None, (PathPlan(_new_path(self), None, connections),))
+            )
+        family = {id(r) for r in near.chain_up()} if near is not None else set()
         path = next((p for p in usable if id(p) in family), usable[0])
         assert path.parent is not None
         plan = Offload(
             path.parent.offloaded,
             neighbors.index(path.parent),
-            (
-                PathPlan(
-                    path.offloaded, paths.index(path), fill_connections(self.capabilities, count)
-                ),
-            ),
+            (PathPlan(path.offloaded, paths.index(path), connections),),
         )
         return self.run(plan)
 
@@ -433,8 +438,14 @@ class LifecycleSession:
             for _ in range(2):  # a second round re-terminates what the first left in doubt
                 self._wait_for_failed()
                 neighbors = [r for r in self.model.held("neighbor") if self._may_terminate(r)]
+                # Objects whose parent is gone (a connection left in doubt by a terminate
+                # of its path that succeeded) are terminated on their own.
                 loose = [
-                    r for r in self.model.held() if r.parent is None and r.layer != "neighbor"
+                    r
+                    for r in self.model.held()
+                    if r.layer != "neighbor"
+                    and (r.parent is None or self.model.state_of(r.parent) == "gone")
+                    and self._may_terminate(r)
                 ]
                 roots = [r.serial for r in neighbors + loose]
                 if not roots or not self.alive:
@@ -493,6 +504,22 @@ class LifecycleSession:
             host=self.host,
             silent_failures=self.silent_failures,
         )
+
+
+#: The neighbor a capacity step offloads when no live one is left.
+_NEW_NEIGHBOR = NeighborOffloadState()
+
+
+def _new_path(session: LifecycleSession) -> PathOffloadState:
+    """A path of an IP version the target supports, for a capacity step."""
+    if session.capabilities.support_ipv4:
+        return PathOffloadState()
+    return PathOffloadState(
+        const=PathOffloadStateConst(
+            source_address=bytes([0xFD] + [0] * 14 + [1]),
+            destination_address=bytes([0xFD] + [0] * 14 + [2]),
+        )
+    )
 
 
 def _any_type(operation: str, layer: str) -> int:
