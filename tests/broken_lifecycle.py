@@ -566,3 +566,16 @@ reuses_freed_contexts = _subclass(ReusesFreedContexts)
 fails_terminates_loudly = _subclass(FailsTerminatesLoudly)
 hangs_on_terminate = _subclass(HangsOnTerminate)
 aborts_sends_without_abort = _subclass(AbortsSendsWithoutAbort)
+
+
+class MovesSndUnaInDelegatedQueries(ReferenceTarget):
+    """Answers a TCP_DELEGATED query with snd_una advanced (combined queries are right)."""
+
+    def _current(self, obj: OffloadedObject, part: str) -> object:
+        found: Any = super()._current(obj, part)
+        if obj.layer == "tcp" and part == "delegated":
+            return dataclasses.replace(found, snd_una=(found.snd_una + 1) & 0xFFFFFFFF)
+        return found
+
+
+moves_snd_una_in_delegated_queries = _subclass(MovesSndUnaInDelegatedQueries)

@@ -55,6 +55,8 @@ from tests.broken_lifecycle import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+pytest_plugins = ["pytester"]
+
 T = OffloadStateType
 CAPS = reference_target.create_target(None).capabilities  # type: ignore[arg-type]
 
@@ -236,3 +238,20 @@ def test_send_data_aborted_without_an_abort_is_caught() -> None:
     )
     assert hits
     assert any("without an ABORT first" in v for v in violations)
+
+
+def test_every_query_type_of_a_connection_is_asked_in_generated_cases(
+    pytester: pytest.Pytester,
+) -> None:
+    """A defect only in TCP_DELEGATED answers is found at any seed: the state machine's
+    compound step queries one connection as each of its types."""
+    for seed in ("3", "5"):
+        result = pytester.runpytest_inprocess(
+            "--offload-target=tests.broken_lifecycle:moves_snd_una_in_delegated_queries",
+            "--offload-rules=LIFE-DELEGATED-SETTLED",
+            f"--offload-seed={seed}",
+            "-p",
+            "no:cacheprovider",
+        )
+        assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+        result.stdout.fnmatch_lines(["LIFE-DELEGATED-SETTLED * MUST * FAILED *"])

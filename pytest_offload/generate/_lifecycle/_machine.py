@@ -77,6 +77,7 @@ _FILL_LIMIT = 4096
 _COMPOUNDS = (
     "nothing",  # first: what a failing case shrinks to when the compound is not needed
     "update_then_query",
+    "query_every_type",
     "relink_and_retire",
     "fill_free_refill",
     "invalidate_and_fill",
@@ -357,6 +358,25 @@ def machine_for(
             found = self._pick(obj, session.eligible)
             if found is not None and session.run(Update(found.serial, cached[found.layer])):
                 session.run(Query(found.serial, _query_type(found, 0)))
+
+        @precondition(has(OffloadOperation.QUERY))
+        @rule(obj=_PICK, data=st.data())
+        def query_every_type(self, obj: int, data: st.DataObject) -> None:
+            self._query_every_type(obj, data)
+
+        def _query_every_type(self, obj: int, data: st.DataObject) -> None:
+            """QRY-CONST-CACHED, LIFE-DELEGATED-SETTLED: one connection (else any object)
+            queried as each of its types: combined, const, cached, delegated."""
+            del data
+            if OffloadOperation.QUERY not in declared:
+                return
+            session = self.session
+            found = self._pick(obj, lambda r: r.layer == "tcp" and session.eligible(r))
+            found = found or self._pick(obj, session.eligible)
+            if found is None:
+                return
+            for part in range(4):
+                session.run(Query(found.serial, _query_type(found, part)))
 
         @precondition(lambda self: relink_possible and has(OffloadOperation.UPDATE)(self))
         @rule(old=_PICK, data=st.data())
