@@ -20,7 +20,12 @@ from pytest_offload import (
     iter_depth_first,
 )
 from reference_target import ReferenceTarget
-from reference_target._lifecycle import _named, _placeholders
+from reference_target._lifecycle import (
+    _HALF_CLOSED,
+    _depends_on_invalid,
+    _named,
+    _placeholders,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -340,7 +345,7 @@ class UploadsHalfClosed(ReferenceTarget):
             affected = [
                 o.handle
                 for o in self.pools.objects.values()
-                if o.layer == "tcp" and _on_invalid(o)
+                if o.layer == "tcp" and _depends_on_invalid(o)
             ]
 
         def ask() -> None:
@@ -359,7 +364,7 @@ class UploadsEveryone(ReferenceTarget):
             everyone = [
                 o.handle
                 for o in self.pools.objects.values()
-                if o.layer == "tcp" and o.state.delegated.state not in _HALF  # type: ignore[union-attr]
+                if o.layer == "tcp" and o.state.delegated.state not in _HALF_CLOSED  # type: ignore[union-attr]
             ]
 
         def ask() -> None:
@@ -369,16 +374,6 @@ class UploadsEveryone(ReferenceTarget):
         return ask
 
 
-def _on_invalid(obj: OffloadedObject) -> bool:
-    walk: OffloadedObject | None = obj
-    while walk is not None:
-        if walk.invalid:
-            return True
-        walk = walk.parent
-    return False
-
-
-_HALF = {5, 6, 7}
 _HW = TcpUploadReason.HARDWARE_FAILURE
 
 
