@@ -184,7 +184,7 @@ def test_the_checker_never_raises_on_anything_a_target_writes(
     report = TargetChecker(CAPS).check(obs)
     for violation in report.violations:
         assert str(violation)  # every finding renders
-    assert len(report.outcomes) == sum(r.judges == "initiate" for r in CATALOGUE)
+    assert len(report.outcomes) == sum("initiate" in r.judges for r in CATALOGUE)
 
 
 @given(benign, decisions)

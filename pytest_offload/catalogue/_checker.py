@@ -87,7 +87,7 @@ class TargetChecker:
         self.capabilities = capabilities
         self.rules: list[Rule] = list(CATALOGUE if rules is None else rules)
         #: The rules judging initiates (the others judge lifecycle requests).
-        self.initiate_rules = [r for r in self.rules if r.judges == "initiate"]
+        self.initiate_rules = [r for r in self.rules if "initiate" in r.judges]
         self.ledger = TargetLedger()
         self._lock = threading.Lock()
 

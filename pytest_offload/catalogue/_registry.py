@@ -59,9 +59,10 @@ class Rule:
     check: CheckFunction = field(repr=False, compare=False)
     #: When a case gives the target an opportunity to break the rule (rules.md 4.1).
     exercised: str = ""
-    #: What the check judges: ``"initiate"`` (an initiate's facts) or ``"request"`` (a
-    #: terminate, update, invalidate or query, with the events around it).
-    judges: str = "initiate"
+    #: What the check judges: ``"initiate"`` (an initiate's facts), ``"request"`` (a
+    #: terminate, update, invalidate or query, with the events around it), ``"step"``; a
+    #: rule of both initiates and requests (WIRE-PROTOCOL) names both.
+    judges: tuple[str, ...] = ("initiate",)
     #: Only the target's own choice opens an opportunity (lifecycle.md section 3): with
     #: none, the rule is "not triggered" rather than "not exercised".
     target_triggered: bool = False
@@ -191,11 +192,11 @@ def rule(
     text: str,
     source: str,
     reading: bool = False,
-    judges: str = "initiate",
+    judges: str | tuple[str, ...] = "initiate",
     target_triggered: bool = False,
 ) -> Callable[[CheckFunction], CheckFunction]:
     """Register the decorated function as the check of ``rule_id`` (``judges``: what its
-    facts are, ``"initiate"`` or ``"request"``)."""
+    facts are, ``"initiate"``, ``"request"``, ``"step"`` or a tuple of them)."""
 
     def register(check: CheckFunction) -> CheckFunction:
         CATALOGUE.add(
@@ -207,7 +208,7 @@ def rule(
                 source,
                 reading,
                 check,
-                judges=judges,
+                judges=(judges,) if isinstance(judges, str) else tuple(judges),
                 target_triggered=target_triggered,
             )
         )

@@ -39,8 +39,8 @@ class LifecycleChecker:
     def __init__(self, checker: TargetChecker) -> None:
         self.checker = checker
         self.model = LifecycleModel(checker.ledger)
-        self.request_rules = [r for r in checker.rules if r.judges == "request"]
-        self.step_rules = [r for r in checker.rules if r.judges == "step"]
+        self.request_rules = [r for r in checker.rules if "request" in r.judges]
+        self.step_rules = [r for r in checker.rules if "step" in r.judges]
         self._lock = threading.Lock()
 
     # -- hand-over ----------------------------------------------------------------------

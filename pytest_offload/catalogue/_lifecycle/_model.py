@@ -94,6 +94,9 @@ class ObjectRecord:
     must_terminate: bool = False
     #: A path an update relinked to another neighbor (UPD-RELINK judges what follows).
     relinked: bool = False
+    #: A connection that depended on invalidated state before a relink took its path off
+    #: it: a RETRIEVE (INVALID_STATE) the target decided on before may still arrive.
+    was_on_invalid_state: bool = False
 
     @property
     def handle_key(self) -> Any:
@@ -264,5 +267,9 @@ class LifecycleModel:
             del self.by_key[record.key]
 
     def relink(self, path: ObjectRecord, neighbor: ObjectRecord) -> None:
-        """An update linked ``path`` to ``neighbor``."""
+        """An update linked ``path`` to ``neighbor`` (its connections on invalidated state
+        are remembered as such: events are asynchronous, readings.md 19)."""
+        for record in self.held("tcp"):
+            if record.parent is path and self.on_invalid_state(record):
+                record.was_on_invalid_state = True
         path.parent = neighbor

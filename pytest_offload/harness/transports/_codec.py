@@ -28,22 +28,43 @@ from pytest_offload.harness.transports._messages import (
     POINTER_PATTERN,
     Image,
     NblStatus,
+    NeighborCached,
+    NeighborConst,
+    NeighborDelegated,
     NeighborState,
+    PathCached,
+    PathConst,
+    PathDelegated,
     PathState,
     State,
+    TcpCached,
+    TcpConst,
+    TcpDelegated,
     TcpState,
     Tree,
 )
 from pytest_offload.harness.transports._messages import Nbl as WireNbl
 from pytest_offload.model import (
+    TYPE_CLASSES,
     ContextSlot,
     NdisStatus,
     NeighborOffloadState,
+    NeighborOffloadStateCached,
+    NeighborOffloadStateConst,
+    NeighborOffloadStateDelegated,
     NetBufferList,
     OffloadBlockList,
     PathOffloadState,
+    PathOffloadStateCached,
+    PathOffloadStateConst,
+    PathOffloadStateDelegated,
     TcpOffloadState,
+    TcpOffloadStateCached,
+    TcpOffloadStateConst,
+    TcpOffloadStateDelegated,
     context_key,
+    is_poisoned,
+    poisoned,
 )
 
 if TYPE_CHECKING:
@@ -201,15 +222,23 @@ _STATE_CACHE_SIZE = 1 << 16
 # -- the suite side ----------------------------------------------------------------------
 
 
-def _state_table(column: list[object]) -> tuple[list[int | None], list[Any]]:
+def _state_table(
+    column: list[object], *, structures: bool = False
+) -> tuple[list[int | None], list[Any]]:
     """The state column as indexes into a table of distinct states (by identity), and the
-    table: a state shared by many blocks (as a spec's are) is encoded and sent once."""
+    table: a state shared by many blocks (as a spec's are) is encoded and sent once.
+
+    ``structures``: the tree of a terminate or a query, whose poisoned structures are the
+    target's to fill: they travel as no state (protocol 1.3)."""
     ids = list(map(id, column))
     distinct = dict(zip(ids, column, strict=True))  # first-seen order, one per identity
     distinct.pop(id(None), None)
     if not set(map(type, distinct.values())) <= _STATE_TYPES:
-        # Something that is no state structure (a hand-built tree): sent as no state.
-        distinct = {k: v for k, v in distinct.items() if type(v) in _STATE_TYPES}
+        # Something that is no state structure (a hand-built tree): sent as no state; a
+        # single part (a lifecycle request's structure) as its part.
+        distinct = {k: v for k, v in distinct.items() if type(v) in _ANY_STATE}
+    if structures:
+        distinct = {k: v for k, v in distinct.items() if not is_poisoned(v)}
     index = dict(zip(distinct, range(len(distinct)), strict=True))
     return list(map(index.get, ids)), _states(list(distinct.values()))
 
@@ -224,9 +253,10 @@ def _states(states: list[object]) -> list[State | msgspec.Raw | None]:
         if state is None:
             continue
         wire = _wire_state(state)
+        delegated = getattr(state, "delegated", state)
         if wire is None or (
-            isinstance(state, TcpOffloadState)
-            and (state.delegated.send_data_head is not None or state.delegated.buffered_data)
+            isinstance(delegated, TcpOffloadStateDelegated)
+            and (delegated.send_data_head is not None or delegated.buffered_data)
         ):
             out[i] = wire  # NBL ids differ per initiate: encoded with the message
             continue
@@ -240,13 +270,36 @@ def _states(states: list[object]) -> list[State | msgspec.Raw | None]:
 
 
 def _wire_state(state: object) -> State | None:
+    """The wire form of a state structure: ``None`` for no structure, or one still
+    holding the poison (a terminate's or query's structure the target did not fill)."""
     if isinstance(state, TcpOffloadState):
-        return TcpState(state.const, state.cached, state.delegated)
-    if isinstance(state, PathOffloadState):
-        return PathState(state.const, state.cached, state.delegated)
-    if isinstance(state, NeighborOffloadState):
-        return NeighborState(state.const, state.cached, state.delegated)
-    return None
+        wire: Any = TcpState(state.const, state.cached, state.delegated)
+    elif isinstance(state, PathOffloadState):
+        wire = PathState(state.const, state.cached, state.delegated)
+    elif isinstance(state, NeighborOffloadState):
+        wire = NeighborState(state.const, state.cached, state.delegated)
+    else:
+        part = _PARTS.get(type(state))
+        if part is None:
+            return None
+        wire = part(state)
+    if is_poisoned(state):
+        return None
+    return wire  # type: ignore[no-any-return]
+
+
+#: The wire structure of each single part, by the model's class.
+_PARTS: dict[type, type] = {
+    NeighborOffloadStateConst: NeighborConst,
+    NeighborOffloadStateCached: NeighborCached,
+    NeighborOffloadStateDelegated: NeighborDelegated,
+    PathOffloadStateConst: PathConst,
+    PathOffloadStateCached: PathCached,
+    PathOffloadStateDelegated: PathDelegated,
+    TcpOffloadStateConst: TcpConst,
+    TcpOffloadStateCached: TcpCached,
+    TcpOffloadStateDelegated: TcpDelegated,
+}
 
 
 def _u32(value: object, default: int = 0) -> int:
@@ -276,6 +329,19 @@ _GET = {
     )
 }
 _STATE_TYPES = frozenset({NeighborOffloadState, PathOffloadState, TcpOffloadState})
+_ANY_STATE = _STATE_TYPES | frozenset(
+    {
+        NeighborOffloadStateConst,
+        NeighborOffloadStateCached,
+        NeighborOffloadStateDelegated,
+        PathOffloadStateConst,
+        PathOffloadStateCached,
+        PathOffloadStateDelegated,
+        TcpOffloadStateConst,
+        TcpOffloadStateCached,
+        TcpOffloadStateDelegated,
+    }
+)
 _HEX = hex  # "0x..." in lower case, at C speed
 
 
@@ -341,8 +407,10 @@ def encode_tree(
     next_nbl: Any,
     *,
     snapshot: TreeSnapshot | None = None,
+    structures: bool = False,
 ) -> tuple[Tree, dict[int, NetBufferList]]:
-    """The tree as columns in hand-over order, and its NBLs by wire id.
+    """The tree as columns in hand-over order, and its NBLs by wire id (``structures``:
+    a terminate's or query's, see :func:`_state_table`).
 
     ``nbl_ids`` maps ``id(nbl)`` to its wire id (filled here, from ``next_nbl()``), so that
     the state's send_data_head/tail name the same NBLs as the block's chain.
@@ -387,7 +455,7 @@ def encode_tree(
         has_slot,
         _pointers(values, table),
         _pointers(column("ndis_offload_handle"), table),
-        *_state_table(column("state")),
+        *_state_table(column("state"), structures=structures),
     )
     # The columns that hold their default for every block stay off the wire.
     statuses = column("status")
@@ -445,25 +513,44 @@ def nbl_ref_hook(kind: type, value: Any) -> Any:
     raise NotImplementedError(kind)
 
 
+def _tcp_delegated(
+    delegated: TcpOffloadStateDelegated, nbls: dict[int, NetBufferList]
+) -> TcpOffloadStateDelegated:
+    """``delegated`` with its NBLs replaced by the NBLs of the same ids in ``nbls``."""
+
+    def nbl(ref: object) -> object:
+        if isinstance(ref, _NblRef):
+            return nbls.setdefault(ref.wire_id, ref)
+        return ref
+
+    if (
+        delegated.send_data_head is None
+        and delegated.send_data_tail is None
+        and not delegated.buffered_data
+    ):
+        return delegated
+    return replace(
+        delegated,
+        send_data_head=nbl(delegated.send_data_head),  # type: ignore[arg-type]
+        send_data_tail=nbl(delegated.send_data_tail),  # type: ignore[arg-type]
+        buffered_data=tuple(nbl(b) for b in delegated.buffered_data),  # type: ignore[misc]
+    )
+
+
 def _model_state(state: State, nbls: dict[int, NetBufferList]) -> object:
     if isinstance(state, TcpState):
-        delegated = state.delegated
-
-        def nbl(ref: object) -> object:
-            if isinstance(ref, _NblRef):
-                return nbls.setdefault(ref.wire_id, ref)
-            return ref
-
-        delegated = replace(
-            delegated,
-            send_data_head=nbl(delegated.send_data_head),  # type: ignore[arg-type]
-            send_data_tail=nbl(delegated.send_data_tail),  # type: ignore[arg-type]
-            buffered_data=tuple(nbl(b) for b in delegated.buffered_data),  # type: ignore[misc]
-        )
+        delegated = _tcp_delegated(state.delegated, nbls)
         return TcpOffloadState(const=state.const, cached=state.cached, delegated=delegated)
     if isinstance(state, PathState):
         return PathOffloadState(const=state.const, cached=state.cached, delegated=state.delegated)
-    return NeighborOffloadState(const=state.const, cached=state.cached, delegated=state.delegated)
+    if isinstance(state, NeighborState):
+        return NeighborOffloadState(
+            const=state.const, cached=state.cached, delegated=state.delegated
+        )
+    if isinstance(state, TcpDelegated):
+        return _tcp_delegated(state.delegated, nbls)
+    # A single part: the structure it carries.
+    return getattr(state, state.__struct_fields__[0])
 
 
 def _same(old: object, new: object) -> bool:
@@ -564,7 +651,7 @@ def apply_image(
     if image.port_number is not unset:
         updates["port_number"] = list(image.port_number)
     if image.state is not unset:
-        updates["state"] = [None if s is None else _model_state(s, nbls) for s in image.state]
+        updates["state"] = _states_from_wire(image.state, blocks, nbls)
     if image.net_buffer_list_chain is not unset:
         # The host's own NBLs by id; an id the suite never sent stands for an NBL that is
         # not the host's (INI-HOST-FIELDS-INTACT judges the changed chain).
@@ -595,6 +682,21 @@ def apply_image(
             status = status_from_wire(entry.status)
             if not _same(nbl.status, status):
                 nbl.status = status
+
+
+def _states_from_wire(
+    column: list[State | None], blocks: Sequence[OffloadBlockList], nbls: dict[int, NetBufferList]
+) -> list[object]:
+    """The image's state column as model structures; null where the structure handed over
+    is poisoned means the target did not fill it (a terminate's or query's structure stays
+    as handed over, poison and all)."""
+    states = list(map(_GET["state"], blocks))
+    return [
+        (old if old is not None and is_poisoned(old) else None)
+        if wire is None
+        else _model_state(wire, nbls)
+        for wire, old in zip(column, states, strict=True)
+    ]
 
 
 def _contexts(column: list[str | None], table: PointerTable) -> tuple[list[int], list[object]]:
@@ -633,9 +735,11 @@ def _apply_contexts(
 
 
 def decode_tree(
-    tree: Tree, table: PointerTable
+    tree: Tree, table: PointerTable, *, structures: bool = False
 ) -> tuple[list[OffloadBlockList], dict[int, NetBufferList]]:
-    """Python blocks built from a tree's columns, and its NBLs by wire id.
+    """Python blocks built from a tree's columns, and its NBLs by wire id (``structures``:
+    a terminate's or a query's tree, whose named blocks without a state are followed by a
+    poisoned structure of the type their ``state_type`` names, for the target to fill).
 
     Raises:
         WireError: columns of different lengths, links to positions out of range.
@@ -700,6 +804,10 @@ def decode_tree(
         state = None if k is None else tree.states[k]
         if state is not None:
             block.state = _model_state(state, nbls)  # type: ignore[assignment]
+        elif structures and block.miniport_offload_context is not None:
+            cls = TYPE_CLASSES.get(block.state_type)
+            if cls is not None:
+                block.state = poisoned(cls)
     return blocks, nbls
 
 
@@ -736,16 +844,22 @@ def image_of(
     handed: Sequence[tuple[object, ...]],
     nbl_ids: dict[int, int],
     table: PointerTable,
+    handed_contexts: Sequence[object] | None = None,
 ) -> Image:
     """What a Python target wrote into the blocks: statuses, contexts and target-owned
     words always, a host-owned column only where some block differs from ``handed``
-    (:func:`host_fields` of each block at hand-over)."""
+    (:func:`host_fields` of each block at hand-over); a context slot whose value in
+    ``handed_contexts`` (at hand-over) the target cleared as ``"0x0"``."""
     position = {id(b): i for i, b in enumerate(blocks)}
     image = Image([_u32(_safe(b, "status", 0)) for b in blocks])
     contexts: list[str | None] = []
-    for block in blocks:
+    for block, then in zip(blocks, handed_contexts or repeat(None), strict=False):
         slot = _safe(block, "miniport_offload_context")
-        contexts.append(None if slot is None else table.to_wire(getattr(slot, "value", None)))
+        value = None if slot is None else getattr(slot, "value", None)
+        if value is None and then is not None:
+            contexts.append("0x0")  # a context handed over (a linker's, a request's), cleared
+        else:
+            contexts.append(None if slot is None else table.to_wire(value))
     if any(map(is_not, contexts, repeat(None))):
         image.context = contexts
     for name in ("miniport_reserved", "scratch"):

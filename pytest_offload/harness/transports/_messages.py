@@ -49,8 +49,8 @@ __all__ = [
 
 #: The protocol version this suite speaks. A target answers the handshake with the version
 #: it implements; any ``1.x`` is accepted (minor versions only add optional members and
-#: methods, e.g. the lifecycle operations), another major is a usage error.
-PROTOCOL_VERSION = "1.2"
+#: methods: 1.3 the lifecycle operations), another major is a usage error.
+PROTOCOL_VERSION = "1.3"
 MAJOR = 1
 
 #: The form of a pointer string. It is in the schema; the codec checks it with one
@@ -115,7 +115,78 @@ class TcpState(_Message, tag="tcp", tag_field="kind"):
     delegated: TcpOffloadStateDelegated
 
 
-State = NeighborState | PathState | TcpState
+class NeighborConst(_Message, tag="neighbor_const", tag_field="kind"):
+    """NEIGHBOR_OFFLOAD_STATE_CONST alone (1.3: a query of NeighborOffloadConstState)."""
+
+    const: NeighborOffloadStateConst
+
+
+class NeighborCached(_Message, tag="neighbor_cached", tag_field="kind"):
+    """NEIGHBOR_OFFLOAD_STATE_CACHED alone (1.3: an update's new values, a query's)."""
+
+    cached: NeighborOffloadStateCached
+
+
+class NeighborDelegated(_Message, tag="neighbor_delegated", tag_field="kind"):
+    """NEIGHBOR_OFFLOAD_STATE_DELEGATED alone (1.3: a terminate's handed-back state)."""
+
+    delegated: NeighborOffloadStateDelegated
+
+
+class PathConst(_Message, tag="path_const", tag_field="kind"):
+    """PATH_OFFLOAD_STATE_CONST alone (1.3)."""
+
+    const: PathOffloadStateConst
+
+
+class PathCached(_Message, tag="path_cached", tag_field="kind"):
+    """PATH_OFFLOAD_STATE_CACHED alone (1.3)."""
+
+    cached: PathOffloadStateCached
+
+
+class PathDelegated(_Message, tag="path_delegated", tag_field="kind"):
+    """PATH_OFFLOAD_STATE_DELEGATED alone (1.3)."""
+
+    delegated: PathOffloadStateDelegated
+
+
+class TcpConst(_Message, tag="tcp_const", tag_field="kind"):
+    """TCP_OFFLOAD_STATE_CONST alone (1.3)."""
+
+    const: TcpOffloadStateConst
+
+
+class TcpCached(_Message, tag="tcp_cached", tag_field="kind"):
+    """TCP_OFFLOAD_STATE_CACHED alone (1.3)."""
+
+    cached: TcpOffloadStateCached
+
+
+class TcpDelegated(_Message, tag="tcp_delegated", tag_field="kind"):
+    """TCP_OFFLOAD_STATE_DELEGATED alone (1.3: what a terminate hands back, its send data
+    and buffered data as whole NBLs; NBLs the suite handed over carry their ids)."""
+
+    delegated: TcpOffloadStateDelegated
+
+
+#: The structure following a block: the three parts of a layer together (an initiate's
+#: and a combined query's), or one part alone (1.3: the structures of the lifecycle
+#: requests, lifecycle.md section 1).
+State = (
+    NeighborState
+    | PathState
+    | TcpState
+    | NeighborConst
+    | NeighborCached
+    | NeighborDelegated
+    | PathConst
+    | PathCached
+    | PathDelegated
+    | TcpConst
+    | TcpCached
+    | TcpDelegated
+)
 
 
 class Nbl(_Message):
@@ -237,8 +308,12 @@ class HandshakeResult(_Message):
     name: str
     version: str
     capabilities: Capabilities
-    #: Operations it implements (room for the lifecycle; ``initiate_offload`` is required).
-    operations: list[str] = msgspec.field(default_factory=lambda: ["initiate_offload"])
+    #: Operations it implements: ``initiate_offload`` (required) and, from 1.3, any of
+    #: ``terminate_offload``, ``update_offload``, ``invalidate_offload``, ``query_offload``
+    #: (more than initiate must include ``terminate_offload``; lifecycle.md section 1).
+    operations: list[Annotated[str, Meta(max_length=100)]] = msgspec.field(
+        default_factory=lambda: ["initiate_offload"]
+    )
 
 
 class InitiateParams(_Message):
@@ -263,6 +338,36 @@ class SendCompleteParams(_Message):
     """NdisTcpOffloadSendComplete: NBLs returned to the host, with their statuses."""
 
     nbls: list[NblStatus]
+
+
+class RequestParams(_Message):
+    """(1.3) MiniportTerminateOffload, MiniportUpdateOffload, MiniportInvalidateOffload,
+    MiniportQueryOffload: the request's tree, in the layered shape of an initiate
+    (lifecycle.md section 1). The blocks of a terminate or a query carry no state: the
+    structure their ``state_type`` names is the target's to fill (``image.state``)."""
+
+    request: InitiateId
+    tree: Tree
+
+
+class RequestCompleteParams(_Message):
+    """(1.3) NdisMTerminateOffloadComplete, NdisMUpdateOffloadComplete,
+    NdisMInvalidateOffloadComplete, NdisMQueryOffloadStateComplete: what the target wrote
+    into the request's tree: the statuses, and for a terminate or a query the structures
+    it filled (``state``), a terminate's send data in ``net_buffer_list_chain``."""
+
+    request: InitiateId
+    image: Image
+    completed_with: Annotated[str, Meta(max_length=400)] | UnsetType = UNSET
+
+
+class EventParams(_Message):
+    """(1.3) NdisTcpOffloadEventHandler: an event for one offloaded TCP connection, named
+    by the NdisOffloadHandle of its block."""
+
+    ndis_offload_handle: Pointer | None
+    event_type: U32
+    event_specific_information: U32
 
 
 class Empty(_Message):
@@ -325,6 +430,42 @@ class ShutdownRequest(_Message):
     params: Empty
 
 
+class TerminateRequest(_Message):
+    """suite -> target (1.3): MiniportTerminateOffload."""
+
+    jsonrpc: Literal["2.0"]
+    id: RequestId
+    method: Literal["terminate_offload"]
+    params: RequestParams
+
+
+class UpdateRequest(_Message):
+    """suite -> target (1.3): MiniportUpdateOffload."""
+
+    jsonrpc: Literal["2.0"]
+    id: RequestId
+    method: Literal["update_offload"]
+    params: RequestParams
+
+
+class InvalidateRequest(_Message):
+    """suite -> target (1.3): MiniportInvalidateOffload."""
+
+    jsonrpc: Literal["2.0"]
+    id: RequestId
+    method: Literal["invalidate_offload"]
+    params: RequestParams
+
+
+class QueryRequest(_Message):
+    """suite -> target (1.3): MiniportQueryOffload."""
+
+    jsonrpc: Literal["2.0"]
+    id: RequestId
+    method: Literal["query_offload"]
+    params: RequestParams
+
+
 class NullResponse(_Message):
     """target -> suite: the answer to reset, initiate_offload or shutdown."""
 
@@ -367,6 +508,62 @@ class SendCompleteNotification(_Message):
     params: SendCompleteParams
 
 
+class TerminateCompleteNotification(_Message):
+    """target -> suite (1.3): NdisMTerminateOffloadComplete."""
+
+    jsonrpc: Literal["2.0"]
+    method: Literal["terminate_offload_complete"]
+    params: RequestCompleteParams
+
+
+class UpdateCompleteNotification(_Message):
+    """target -> suite (1.3): NdisMUpdateOffloadComplete."""
+
+    jsonrpc: Literal["2.0"]
+    method: Literal["update_offload_complete"]
+    params: RequestCompleteParams
+
+
+class InvalidateCompleteNotification(_Message):
+    """target -> suite (1.3): NdisMInvalidateOffloadComplete."""
+
+    jsonrpc: Literal["2.0"]
+    method: Literal["invalidate_offload_complete"]
+    params: RequestCompleteParams
+
+
+class QueryCompleteNotification(_Message):
+    """target -> suite (1.3): NdisMQueryOffloadStateComplete."""
+
+    jsonrpc: Literal["2.0"]
+    method: Literal["query_offload_state_complete"]
+    params: RequestCompleteParams
+
+
+class EventNotification(_Message):
+    """target -> suite (1.3): NdisTcpOffloadEventHandler."""
+
+    jsonrpc: Literal["2.0"]
+    method: Literal["tcp_offload_event"]
+    params: EventParams
+
+
+#: The request each lifecycle operation is sent as, and the completion it expects.
+REQUESTS: dict[str, type[Struct]] = {
+    "terminate": TerminateRequest,
+    "update": UpdateRequest,
+    "invalidate": InvalidateRequest,
+    "query": QueryRequest,
+}
+COMPLETIONS: dict[str, str] = {
+    "initiate_offload_complete": "initiate",
+    "terminate_offload_complete": "terminate",
+    "update_offload_complete": "update",
+    "invalidate_offload_complete": "invalidate",
+    "query_offload_state_complete": "query",
+}
+
+
 class Incoming(Struct, forbid_unknown_fields=True):
     """Any message a target sends, before its method or id says what it is."""
 
@@ -387,6 +584,15 @@ MESSAGES: tuple[type[Struct], ...] = (
     InitiateCompleteNotification,
     InitiateWrittenNotification,
     SendCompleteNotification,
+    TerminateRequest,
+    UpdateRequest,
+    InvalidateRequest,
+    QueryRequest,
+    TerminateCompleteNotification,
+    UpdateCompleteNotification,
+    InvalidateCompleteNotification,
+    QueryCompleteNotification,
+    EventNotification,
     ShutdownRequest,
     NullResponse,
     ErrorResponse,

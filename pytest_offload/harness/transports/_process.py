@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import operator
 import os
 import shlex
 import shutil
@@ -46,25 +47,36 @@ from pytest_offload.harness.transports._codec import (
     memory_writes,
     nbl_hook,
     nbl_ref_hook,
+    pointer_from_wire,
     status_from_wire,
 )
 from pytest_offload.harness.transports._messages import (
+    COMPLETIONS,
     MAJOR,
     PROTOCOL_VERSION,
+    REQUESTS,
     Empty,
+    EventParams,
     HandshakeParams,
     HandshakeRequest,
     HandshakeResult,
     InitiateCompleteParams,
     InitiateParams,
     InitiateRequest,
+    RequestCompleteParams,
+    RequestParams,
     ResetRequest,
     SendCompleteParams,
     Tree,
     encode_error,
     encode_result,
 )
-from pytest_offload.model import OffloadCapabilities, iter_depth_first
+from pytest_offload.model import (
+    LIFECYCLE_OPERATIONS,
+    OffloadCapabilities,
+    OffloadOperation,
+    iter_depth_first,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -81,10 +93,13 @@ PREFIX = "exec:"
 HANDSHAKE_TIMEOUT = 30.0
 #: What a completion may arrive after a protocol error and still count.
 _KNOWN_METHODS = (
-    "initiate_offload_complete",
+    *COMPLETIONS,
     "initiate_offload_written",
     "tcp_offload_send_complete",
+    "tcp_offload_event",
 )
+#: The handshake's names of the operations (protocol 1.3), e.g. ``terminate_offload``.
+_OPERATIONS = {op.method: op for op in OffloadOperation}
 
 
 #: Time the transport adds to the operation timeout per block handed over: encoding and
@@ -141,6 +156,8 @@ class _Record:
     root: OffloadBlockList
     blocks: list[OffloadBlockList]
     nbls: dict[int, NetBufferList]
+    #: ``"initiate"`` or the lifecycle request (protocol 1.3) the tree was handed with.
+    operation: str = "initiate"
     returned: bool = False
     completed: bool = False
     call: Any = None
@@ -180,10 +197,31 @@ class ProcessTarget:
         #: caller thread encodes first.
         self.sent = 0
         self.turn = threading.Condition()
+        #: The host's handles of the blocks handed over, by the pointer they were sent
+        #: as: an event names its connection by one (protocol 1.3).
+        self.handles: dict[int, object] = {}
 
     def initiate_offload(self, root: OffloadBlockList) -> None:
         """Hand the tree to the child and wait until its call returns (or the child dies)."""
         self.factory._initiate(self, root)
+
+    # The lifecycle requests (protocol 1.3): offered only when the program declares them.
+
+    def terminate_offload(self, root: OffloadBlockList) -> None:
+        """MiniportTerminateOffload, over the wire."""
+        self.factory._initiate(self, root, "terminate")
+
+    def update_offload(self, root: OffloadBlockList) -> None:
+        """MiniportUpdateOffload, over the wire."""
+        self.factory._initiate(self, root, "update")
+
+    def invalidate_offload(self, root: OffloadBlockList) -> None:
+        """MiniportInvalidateOffload, over the wire."""
+        self.factory._initiate(self, root, "invalidate")
+
+    def query_offload(self, root: OffloadBlockList) -> None:
+        """MiniportQueryOffload, over the wire."""
+        self.factory._initiate(self, root, "query")
 
     def close(self) -> None:
         """Release the child: back to the pool when it behaved, ended otherwise."""
@@ -344,6 +382,7 @@ class ProcessTargetFactory:
         declared = msgspec.structs.asdict(result.capabilities)
         declared["ndis_version"] = tuple(declared["ndis_version"])
         declared["interface_vlan_ids"] = frozenset(declared["interface_vlan_ids"])
+        declared["operations"] = _operations(result, what)
         capabilities = OffloadCapabilities(**declared)  # CapabilityError: the user's to see
         with self._lock:
             if self.capabilities is None:
@@ -381,7 +420,9 @@ class ProcessTargetFactory:
 
     # -- one case ------------------------------------------------------------------------
 
-    def _initiate(self, case: ProcessTarget, root: OffloadBlockList) -> None:
+    def _initiate(
+        self, case: ProcessTarget, root: OffloadBlockList, operation: str = "initiate"
+    ) -> None:
         if case.closed:
             raise RuntimeError("this target was released: create a fresh one for a new case")
         pending = case.host.pending_for(root)
@@ -390,14 +431,18 @@ class ProcessTargetFactory:
         with case.turn:
             case.turn.wait_for(lambda: case.sent >= order, timeout=5.0)
             try:
-                record = self._hand_over(case, root, pending)
+                record = self._hand_over(case, root, pending, operation)
             finally:
                 case.sent += 1
                 case.turn.notify_all()
         self._wait_return(case, record)
 
     def _hand_over(
-        self, case: ProcessTarget, root: OffloadBlockList, pending: PendingInitiate | None
+        self,
+        case: ProcessTarget,
+        root: OffloadBlockList,
+        pending: PendingInitiate | None,
+        operation: str = "initiate",
     ) -> _Record:
         child = case.child
         snapshot = pending.snapshot if pending is not None else None
@@ -406,12 +451,22 @@ class ProcessTargetFactory:
         else:
             blocks = [block for block, *_ in iter_depth_first(root)]
         wire, nbls = encode_tree(
-            blocks, case.table, case.nbl_ids, self._next_nbl, snapshot=snapshot
+            blocks,
+            case.table,
+            case.nbl_ids,
+            self._next_nbl,
+            snapshot=snapshot,
+            structures=operation in ("terminate", "query"),
         )
+        if operation == "initiate" and any(
+            op in case.capabilities.operations for op in LIFECYCLE_OPERATIONS
+        ):
+            # Events name connections by these (sent as the addresses of the host's objects).
+            case.handles.update((id(h), h) for h in map(_HANDLE, blocks) if type(h) is object)
         with self._lock:
             initiate = next(self._initiates)
             self._issued = initiate
-            record = _Record(initiate, case, root, blocks, nbls)
+            record = _Record(initiate, case, root, blocks, nbls, operation)
             case.records.append(record)
             self._records[initiate] = record
             queued, case.queued = case.queued, []
@@ -431,9 +486,18 @@ class ProcessTargetFactory:
         child = case.child
         initiate = record.initiate
         request_id = child.next_id()
+        message: Any
+        if record.operation == "initiate":
+            message = InitiateRequest(
+                "2.0", request_id, "initiate_offload", InitiateParams(initiate, wire)
+            )
+        else:
+            method = f"{record.operation}_offload"
+            message = REQUESTS[record.operation](
+                "2.0", request_id, method, RequestParams(initiate, wire)
+            )
         payload = msgspec.json.encode(
-            InitiateRequest("2.0", request_id, "initiate_offload", InitiateParams(initiate, wire)),
-            enc_hook=nbl_hook(case.nbl_ids, self._next_nbl, nbls),
+            message, enc_hook=nbl_hook(case.nbl_ids, self._next_nbl, nbls)
         )
         with self._lock:
             reference = weakref.ref(record)
@@ -441,7 +505,7 @@ class ProcessTargetFactory:
                 self._nbls = {k: r for k, r in self._nbls.items() if r() is not None}
             for nbl_id in nbls:
                 self._nbls[nbl_id] = reference
-        record.call = child.call(request_id, "initiate_offload", payload)
+        record.call = child.call(request_id, f"{record.operation}_offload", payload)
 
     def _wait_return(self, case: ProcessTarget, record: _Record) -> None:
         child = case.child
@@ -542,6 +606,10 @@ class ProcessTargetFactory:
                 self._complete(child, raw, line)
             elif method == "initiate_offload_written":
                 self._complete(child, raw, line, written=True)
+            elif method in COMPLETIONS:
+                self._complete(child, raw, line, completion=method)
+            elif method == "tcp_offload_event":
+                self._event(child, raw)
             else:
                 self._send_complete(child, raw, line)
         except (msgspec.ValidationError, WireError) as exc:
@@ -550,28 +618,48 @@ class ProcessTargetFactory:
             child.write(encode_result(request_id, None))
 
     def _complete(
-        self, child: ChildProcess, raw: Any, line: bytes, *, written: bool = False
+        self,
+        child: ChildProcess,
+        raw: Any,
+        line: bytes,
+        *,
+        written: bool = False,
+        completion: str = "initiate_offload_complete",
     ) -> None:
-        """A completion (or, ``written``, what the target wrote after completing)."""
-        params = _COMPLETE.decode(raw)
+        """A completion (or, ``written``, what the target wrote after completing); a
+        lifecycle ``completion`` (1.3) names its request as ``request``. An id names an
+        initiate or a request alike (one numbering per process), so a completion of the
+        wrong kind reaches the host as the call a driver would have made, and is judged."""
+        params: Any
+        if completion == "initiate_offload_complete":
+            params = _COMPLETE.decode(raw)
+            number = params.initiate
+        else:
+            params = _REQUEST_COMPLETE.decode(raw)
+            number = params.request
+        what = "initiate" if completion == "initiate_offload_complete" else "request"
         with self._lock:
-            record = self._records.get(params.initiate)
+            record = self._records.get(number)
             issued = self._issued
         if record is None:
-            if params.initiate > issued:
+            if number > issued:
                 raise WireError(
-                    f"a completion for initiate {params.initiate}, which was never handed "
-                    "over (not in flight)"
+                    f"a completion for {what} {number}, which was never handed over (not in "
+                    "flight)"
                 )
             return  # an initiate of a case already released: nobody judges it any more
         if record.case.child is not child:
-            raise WireError(f"a completion for initiate {params.initiate} of another process")
+            raise WireError(f"a completion for {what} {number} of another process")
         if written and not record.completed:
             raise WireError(
-                f"initiate_offload_written for initiate {params.initiate} before its completion"
+                f"initiate_offload_written for initiate {number} before its completion"
             )
+        nbls = record.nbls
+        if record.operation != "initiate":
+            # A terminate hands back the send data of the connection's initiate.
+            nbls = {k: v for r in record.case.records for k, v in r.nbls.items()}
         writes = memory_writes(params.image, len(record.blocks), late=written or record.completed)
-        apply_image(params.image, record.blocks, record.nbls, record.case.table)
+        apply_image(params.image, record.blocks, nbls, record.case.table)
         pending = record.pending()
         if writes and pending is not None:
             pending.memory_written(writes)
@@ -581,7 +669,20 @@ class ProcessTargetFactory:
         if params.completed_with is not msgspec.UNSET and pending is not None:
             pending.complete_with(PVOID(params.completed_with))
         else:
-            record.case.host.initiate_offload_complete(record.root)
+            getattr(record.case.host, completion)(record.root)
+
+    def _event(self, child: ChildProcess, raw: Any) -> None:
+        """NdisTcpOffloadEventHandler (1.3): the handle named by the pointer it was sent
+        as (an unknown pointer stays a number: the rules find it names nothing)."""
+        params = _EVENT.decode(raw)
+        case = self._case_of(child)
+        if case is None:
+            raise WireError("an event with no case in progress (between cases)")
+        handle: object = None
+        if params.ndis_offload_handle is not None:
+            value = pointer_from_wire(params.ndis_offload_handle)
+            handle = case.handles.get(value, value)
+        case.host.tcp_offload_event(handle, params.event_type, params.event_specific_information)
 
     def _send_complete(self, child: ChildProcess, raw: Any, line: bytes) -> None:
         params = _SEND.decode(raw)
@@ -610,5 +711,44 @@ def _stderr(child: ChildProcess) -> str:
     return f"its stderr ends with:\n{tail}" if tail else "it wrote nothing to stderr"
 
 
+def _operations(result: HandshakeResult, what: str) -> frozenset[OffloadOperation]:
+    """The operations a handshake declares (names of a later minor version are ignored).
+
+    Raises:
+        TargetLoadError: no ``initiate_offload``, or a name this suite's version defines
+            no operation for.
+    """
+    found: set[OffloadOperation] = set()
+    unknown = []
+    for name in result.operations:
+        op = _OPERATIONS.get(name)
+        if op is None:
+            unknown.append(name)
+        else:
+            found.add(op)
+    later = _minor(result.protocol) > _minor(PROTOCOL_VERSION)
+    if unknown and not later:
+        raise TargetLoadError(
+            f"offload: {what} declares operations {unknown!r}, which protocol "
+            f"{result.protocol} does not define (known: {sorted(_OPERATIONS)})"
+        )
+    if OffloadOperation.INITIATE not in found:
+        raise TargetLoadError(
+            f"offload: {what} declares operations {result.operations!r} without "
+            '"initiate_offload", which every target implements (docs/protocol.md)'
+        )
+    return frozenset(found)
+
+
+def _minor(version: str) -> int:
+    try:
+        return int(version.split(".")[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+_HANDLE = operator.attrgetter("ndis_offload_handle")
 _COMPLETE = msgspec.json.Decoder(InitiateCompleteParams, dec_hook=nbl_ref_hook)
+_REQUEST_COMPLETE = msgspec.json.Decoder(RequestCompleteParams, dec_hook=nbl_ref_hook)
+_EVENT = msgspec.json.Decoder(EventParams)
 _SEND = msgspec.json.Decoder(SendCompleteParams)

@@ -35,13 +35,21 @@ from pytest_offload.harness.transports._messages import (
     MAJOR,
     PROTOCOL_VERSION,
     Capabilities,
+    EventNotification,
+    EventParams,
     HandshakeResult,
     InitiateCompleteNotification,
     InitiateCompleteParams,
     InitiateParams,
+    InvalidateCompleteNotification,
     NblStatus,
+    QueryCompleteNotification,
+    RequestCompleteParams,
+    RequestParams,
     SendCompleteNotification,
     SendCompleteParams,
+    TerminateCompleteNotification,
+    UpdateCompleteNotification,
     encode_error,
     encode_result,
 )
@@ -57,12 +65,27 @@ __all__ = ["serve"]
 CALL_ORDER_WAIT = 0.05
 _REQUEST = msgspec.json.Decoder(dict[str, Any])
 _INITIATE = msgspec.json.Decoder(InitiateParams, dec_hook=nbl_ref_hook)
+_LIFECYCLE = msgspec.json.Decoder(RequestParams, dec_hook=nbl_ref_hook)
+#: The lifecycle requests (protocol 1.3): the request, and the notification completing it.
+_REQUESTS: dict[str, str] = {
+    "terminate_offload": "terminate",
+    "update_offload": "update",
+    "invalidate_offload": "invalidate",
+    "query_offload": "query",
+}
+_NOTIFY: dict[str, type] = {
+    "initiate_offload_complete": InitiateCompleteNotification,
+    "terminate_offload_complete": TerminateCompleteNotification,
+    "update_offload_complete": UpdateCompleteNotification,
+    "invalidate_offload_complete": InvalidateCompleteNotification,
+    "query_offload_state_complete": QueryCompleteNotification,
+}
 
 
 class _Served:
     """One initiate handed to the served target."""
 
-    __slots__ = ("blocks", "handed", "initiate", "request_id", "root")
+    __slots__ = ("blocks", "contexts", "handed", "initiate", "operation", "request_id", "root")
 
     def __init__(
         self,
@@ -70,11 +93,18 @@ class _Served:
         request_id: object,
         blocks: list[OffloadBlockList],
         handed: list[tuple[object, ...]],
+        operation: str = "initiate",
     ) -> None:
         self.initiate = initiate
+        self.operation = operation
         self.request_id = request_id
         self.blocks = blocks
         self.handed = handed
+        #: The context slots' values as handed over (a linker's, a request's named blocks).
+        self.contexts = [
+            None if b.miniport_offload_context is None else b.miniport_offload_context.value
+            for b in blocks
+        ]
         self.root = blocks[0]
 
 
@@ -89,17 +119,47 @@ class _ServeHost:
         self.lock = threading.Lock()
 
     def initiate_offload_complete(self, root: OffloadBlockList) -> None:
+        self._complete(root, "initiate_offload_complete")
+
+    def terminate_offload_complete(self, root: OffloadBlockList) -> None:
+        self._complete(root, "terminate_offload_complete")
+
+    def update_offload_complete(self, root: OffloadBlockList) -> None:
+        self._complete(root, "update_offload_complete")
+
+    def invalidate_offload_complete(self, root: OffloadBlockList) -> None:
+        self._complete(root, "invalidate_offload_complete")
+
+    def query_offload_state_complete(self, root: OffloadBlockList) -> None:
+        self._complete(root, "query_offload_state_complete")
+
+    def _complete(self, root: OffloadBlockList, method: str) -> None:
+        """A completion as the notification of its name, naming the initiate or request
+        whose root it was called with (the oldest one handed over for a root that is none:
+        the suite judges that as a completion of the wrong tree)."""
         with self.lock:
             found = [s for s in self.initiates if s.root is root]
             served = found[0] if found else (self.initiates[0] if self.initiates else None)
         if served is None:
             return
-        image = image_of(served.blocks, served.handed, self.nbl_ids, self.table)
-        params = InitiateCompleteParams(served.initiate, image)
-        self.server.send(
-            InitiateCompleteNotification("2.0", "initiate_offload_complete", params),
-            self.nbl_ids,
+        image = image_of(served.blocks, served.handed, self.nbl_ids, self.table, served.contexts)
+        params: Any
+        if method == "initiate_offload_complete":
+            params = InitiateCompleteParams(served.initiate, image)
+        else:
+            params = RequestCompleteParams(served.initiate, image)
+        self.server.send(_NOTIFY[method]("2.0", method, params), self.nbl_ids)
+
+    def tcp_offload_event(
+        self, ndis_offload_handle: object, event_type: object, event_specific_information: object
+    ) -> None:
+        """NdisTcpOffloadEventHandler: the event as a notification (returns at once)."""
+        params = EventParams(
+            self.table.to_wire(ndis_offload_handle),
+            _u32(event_type, 0xFFFFFFFF),
+            _u32(event_specific_information, 0xFFFFFFFF),
         )
+        self.server.send(EventNotification("2.0", "tcp_offload_event", params))
 
     def tcp_offload_send_complete(self, chain: Sequence[NetBufferList]) -> None:
         nbls = [NblStatus(self.nbl_ids.get(id(n), 0), _u32(n.status, 0xFFFFFFFF)) for n in chain]
@@ -163,6 +223,8 @@ class _Server:
             self.reply(request_id, None)
         elif method == "initiate_offload":
             self.initiate(request_id, line)
+        elif method in _REQUESTS:
+            self.initiate(request_id, line, _REQUESTS[method])
         elif method == "shutdown":
             self.reply(request_id, None)
             return False
@@ -177,8 +239,7 @@ class _Server:
             return
         self.fresh()
         caps = self.target.capabilities.as_dict()
-        # Protocol 1.x carries initiate only: a served target is judged as initiate-only.
-        caps.pop("operations", None)
+        operations = [f"{name}_offload" for name in caps.pop("operations", ["initiate"])]
         self.reply(
             request_id,
             msgspec.to_builtins(
@@ -187,25 +248,34 @@ class _Server:
                     self.name,
                     __version__,
                     msgspec.convert(caps, Capabilities),
+                    operations,
                 )
             ),
         )
 
-    def initiate(self, request_id: object, line: bytes) -> None:
+    def initiate(self, request_id: object, line: bytes, operation: str = "initiate") -> None:
+        """An initiate, or (1.3) a lifecycle request: the call made on a thread of its own."""
         host, target = self.host, self.target
+        method = f"{operation}_offload"
         if host is None:
-            self.error(request_id, -32002, "initiate_offload before the handshake")
+            self.error(request_id, -32002, f"{method} before the handshake")
+            return
+        if operation != "initiate" and not callable(getattr(target, method, None)):
+            self.error(request_id, -32601, f"the served target has no {method}")
             return
         try:
             raw = msgspec.json.decode(line, type=dict[str, msgspec.Raw])["params"]
-            params = _INITIATE.decode(raw)
-            blocks, nbls = decode_tree(params.tree, host.table)
+            params: Any = (_INITIATE if operation == "initiate" else _LIFECYCLE).decode(raw)
+            blocks, nbls = decode_tree(
+                params.tree, host.table, structures=operation in ("terminate", "query")
+            )
         except (msgspec.MsgspecError, KeyError, WireError) as exc:
-            self.error(request_id, -32602, f"invalid initiate_offload: {exc}")
+            self.error(request_id, -32602, f"invalid {method}: {exc}")
             return
         for wire_id, nbl in nbls.items():
-            host.nbl_ids[id(nbl)] = wire_id
-        served = _Served(params.initiate, request_id, blocks, [host_fields(b) for b in blocks])
+            host.nbl_ids.setdefault(id(nbl), wire_id)
+        number = params.initiate if operation == "initiate" else params.request
+        served = _Served(number, request_id, blocks, [host_fields(b) for b in blocks], operation)
         with host.lock:
             host.initiates.append(served)
         caller = threading.Thread(
@@ -218,7 +288,7 @@ class _Server:
 
     def call(self, target: Any, served: _Served) -> None:
         try:
-            target.initiate_offload(served.root)
+            getattr(target, f"{served.operation}_offload")(served.root)
         except BaseException as exc:  # the target raised: the suite judges it (INI-NO-RAISE)
             self.error(served.request_id, -32000, f"{type(exc).__qualname__}: {exc}")
         else:

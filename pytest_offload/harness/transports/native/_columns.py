@@ -349,7 +349,7 @@ def pack(tree: Tree, library: Library) -> PackedTree:  # noqa: PLR0915 (one layo
         struct.pack_into("<Q", memory, nbl_at[_nbl_id(ref)] + 24, base + where)
         ctypes.memmove(base + where, payload, len(payload))
     for k, where in endpoints.items():
-        const: Any = states[k].const
+        const: Any = states[k].const  # type: ignore[union-attr]  # an initiate's: combined
         ctypes.memmove(base + where, const.source_address.ljust(16, b"\0")[:16], 16)
         ctypes.memmove(base + where + 16, const.destination_address.ljust(16, b"\0")[:16], 16)
     handed = (ctypes.c_char * size).from_buffer_copy(memory)

@@ -403,8 +403,12 @@ class NativeTarget:
 class NativeServer(_Server):
     """The serving side for a native library: trees stay columns (no Python blocks)."""
 
-    def initiate(self, request_id: object, line: bytes) -> None:
+    def initiate(self, request_id: object, line: bytes, operation: str = "initiate") -> None:
         target = self.target
+        if operation != "initiate":
+            # The native harness declares initiate alone (readings.md, reading 18).
+            self.error(request_id, -32601, f"the native harness has no {operation}_offload")
+            return
         if not isinstance(target, NativeTarget):
             self.error(request_id, -32002, "initiate_offload before the handshake")
             return
