@@ -22,25 +22,53 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 
-from pytest_offload.model import (
-    NeighborOffloadStateCached,
-    NeighborOffloadStateConst,
-    NeighborOffloadStateDelegated,
-    NetBufferList,
-    PathOffloadStateCached,
-    PathOffloadStateConst,
-    PathOffloadStateDelegated,
-    TcpOffloadStateCached,
-    TcpOffloadStateConst,
-    TcpOffloadStateDelegated,
+from pytest_offload.harness.transports._structures import (
+    POINTER_PATTERN,
+    U32,
+    InitiateId,
+    NblId,
+    NeighborCached,
+    NeighborConst,
+    NeighborDelegated,
+    NeighborState,
+    PathCached,
+    PathConst,
+    PathDelegated,
+    PathState,
+    Pointer,
+    Position,
+    RequestId,
+    State,
+    Status,
+    TcpCached,
+    TcpConst,
+    TcpDelegated,
+    TcpState,
+    Words,
+    _Message,
 )
+from pytest_offload.model import NetBufferList
 
 __all__ = [
     "MAJOR",
+    "POINTER_PATTERN",
     "PROTOCOL_VERSION",
     "Capabilities",
     "Image",
     "Incoming",
+    "NeighborCached",
+    "NeighborConst",
+    "NeighborDelegated",
+    "NeighborState",
+    "PathCached",
+    "PathConst",
+    "PathDelegated",
+    "PathState",
+    "State",
+    "TcpCached",
+    "TcpConst",
+    "TcpDelegated",
+    "TcpState",
     "Tree",
     "encode_error",
     "encode_result",
@@ -52,141 +80,6 @@ __all__ = [
 #: methods: 1.3 the lifecycle operations), another major is a usage error.
 PROTOCOL_VERSION = "1.3"
 MAJOR = 1
-
-#: The form of a pointer string. It is in the schema; the codec checks it with one
-#: vectorised conversion per column (a pattern match per string in the decoder cost as
-#: much as the rest of decoding a completion).
-POINTER_PATTERN = r"^0[xX][0-9a-fA-F]{1,16}$"
-Pointer = Annotated[
-    str,
-    Meta(
-        extra_json_schema={"pattern": POINTER_PATTERN},
-        description='A pointer value as a string: 0x and 1 to 16 hex digits. "0x0" is NULL.',
-    ),
-]
-U32 = Annotated[int, Meta(ge=0, le=0xFFFFFFFF)]
-Status = Annotated[
-    int,
-    Meta(
-        ge=-(2**31),
-        le=0xFFFFFFFF,
-        description="An NDIS_STATUS: 32 bits, unsigned, or the signed C int of the same bits.",
-    ),
-]
-Position = Annotated[int, Meta(ge=0, description="A block's position in hand-over order.")]
-RequestId = Annotated[int, Meta(ge=1)]
-InitiateId = Annotated[int, Meta(ge=1, description="Names one initiate, unique per process.")]
-NblId = Annotated[int, Meta(ge=1, description="Names one NET_BUFFER_LIST, unique per process.")]
-Words = Annotated[
-    list[Pointer | None],
-    Meta(min_length=2, max_length=2, description="Two pointer-sized words (PVOID[2])."),
-]
-
-
-class _Message(Struct, forbid_unknown_fields=True, omit_defaults=False):
-    """Every message rejects members it does not define."""
-
-
-# -- the state following a block ---------------------------------------------------------
-
-
-class NeighborState(_Message, tag="neighbor", tag_field="kind"):
-    """NEIGHBOR_OFFLOAD_STATE_CONST, _CACHED and _DELEGATED."""
-
-    const: NeighborOffloadStateConst
-    cached: NeighborOffloadStateCached
-    delegated: NeighborOffloadStateDelegated
-
-
-class PathState(_Message, tag="path", tag_field="kind"):
-    """PATH_OFFLOAD_STATE_CONST, _CACHED and _DELEGATED."""
-
-    const: PathOffloadStateConst
-    cached: PathOffloadStateCached
-    delegated: PathOffloadStateDelegated
-
-
-class TcpState(_Message, tag="tcp", tag_field="kind"):
-    """TCP_OFFLOAD_STATE_CONST, _CACHED and _DELEGATED (send_data_head, send_data_tail and
-    buffered_data hold whole NBLs; those of the chain carry the chain's ids)."""
-
-    const: TcpOffloadStateConst
-    cached: TcpOffloadStateCached
-    delegated: TcpOffloadStateDelegated
-
-
-class NeighborConst(_Message, tag="neighbor_const", tag_field="kind"):
-    """NEIGHBOR_OFFLOAD_STATE_CONST alone (1.3: a query of NeighborOffloadConstState)."""
-
-    const: NeighborOffloadStateConst
-
-
-class NeighborCached(_Message, tag="neighbor_cached", tag_field="kind"):
-    """NEIGHBOR_OFFLOAD_STATE_CACHED alone (1.3: an update's new values, a query's)."""
-
-    cached: NeighborOffloadStateCached
-
-
-class NeighborDelegated(_Message, tag="neighbor_delegated", tag_field="kind"):
-    """NEIGHBOR_OFFLOAD_STATE_DELEGATED alone (1.3: a terminate's handed-back state)."""
-
-    delegated: NeighborOffloadStateDelegated
-
-
-class PathConst(_Message, tag="path_const", tag_field="kind"):
-    """PATH_OFFLOAD_STATE_CONST alone (1.3)."""
-
-    const: PathOffloadStateConst
-
-
-class PathCached(_Message, tag="path_cached", tag_field="kind"):
-    """PATH_OFFLOAD_STATE_CACHED alone (1.3)."""
-
-    cached: PathOffloadStateCached
-
-
-class PathDelegated(_Message, tag="path_delegated", tag_field="kind"):
-    """PATH_OFFLOAD_STATE_DELEGATED alone (1.3)."""
-
-    delegated: PathOffloadStateDelegated
-
-
-class TcpConst(_Message, tag="tcp_const", tag_field="kind"):
-    """TCP_OFFLOAD_STATE_CONST alone (1.3)."""
-
-    const: TcpOffloadStateConst
-
-
-class TcpCached(_Message, tag="tcp_cached", tag_field="kind"):
-    """TCP_OFFLOAD_STATE_CACHED alone (1.3)."""
-
-    cached: TcpOffloadStateCached
-
-
-class TcpDelegated(_Message, tag="tcp_delegated", tag_field="kind"):
-    """TCP_OFFLOAD_STATE_DELEGATED alone (1.3: what a terminate hands back, its send data
-    and buffered data as whole NBLs; NBLs the suite handed over carry their ids)."""
-
-    delegated: TcpOffloadStateDelegated
-
-
-#: The structure following a block: the three parts of a layer together (an initiate's
-#: and a combined query's), or one part alone (1.3: the structures of the lifecycle
-#: requests, lifecycle.md section 1).
-State = (
-    NeighborState
-    | PathState
-    | TcpState
-    | NeighborConst
-    | NeighborCached
-    | NeighborDelegated
-    | PathConst
-    | PathCached
-    | PathDelegated
-    | TcpConst
-    | TcpCached
-    | TcpDelegated
-)
 
 
 class Nbl(_Message):
@@ -285,7 +178,9 @@ class Capabilities(_Message, omit_defaults=True):
     ndis_version: tuple[int, int] = (6, 20)
     max_initial_rcv_wnd: U32 = 0xFFFFFFFF
     max_path_mtu: U32 = 0xFFFFFFFF
-    interface_vlan_ids: list[Annotated[int, Meta(ge=0, le=4095)]] = []
+    interface_vlan_ids: list[Annotated[int, Meta(ge=0, le=4095)]] = msgspec.field(
+        default_factory=list
+    )
     vlan_capacity: U32 = 4094
     configurable_source_mac: bool = False
     source_mac_capacity: U32 = 0
