@@ -12,6 +12,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from pytest_offload.model import (
+    HALF_CLOSED,
     NdisStatus,
     NeighborOffloadState,
     NeighborOffloadStateCached,
@@ -23,7 +24,6 @@ from pytest_offload.model import (
     PathOffloadStateCached,
     PathOffloadStateConst,
     PathOffloadStateDelegated,
-    TcpConnectionState,
     TcpOffloadEventType,
     TcpOffloadState,
     TcpOffloadStateCached,
@@ -71,10 +71,6 @@ _CONST_CLASS = {
 }
 #: TCP cached flag bits that are one-shot commands, not values kept (domain.md 2.6).
 _COMMAND_FLAGS = 0x04 | 0x08 | 0x10
-#: Half-closed states: the target never asks to upload these but for a hardware failure.
-_HALF_CLOSED = frozenset(
-    {TcpConnectionState.FIN_WAIT1, TcpConnectionState.FIN_WAIT2, TcpConnectionState.CLOSE_WAIT}
-)
 _UNSUPPORTED = 0xFFFFFFFF
 
 
@@ -224,7 +220,7 @@ class LifecycleOperations:
                 for o in self.pools.objects.values()
                 if o.layer == "tcp"
                 and _depends_on_invalid(o)
-                and o.state.delegated.state not in _HALF_CLOSED  # type: ignore[union-attr]
+                and o.state.delegated.state not in HALF_CLOSED  # type: ignore[union-attr]
             ]
         if not affected:
             return None

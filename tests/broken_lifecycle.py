@@ -19,9 +19,9 @@ from pytest_offload import (
     TcpUploadReason,
     iter_depth_first,
 )
+from pytest_offload.model import HALF_CLOSED
 from reference_target import ReferenceTarget
 from reference_target._lifecycle import (
-    _HALF_CLOSED,
     _depends_on_invalid,
     _named,
     _placeholders,
@@ -364,7 +364,7 @@ class UploadsEveryone(ReferenceTarget):
             everyone = [
                 o.handle
                 for o in self.pools.objects.values()
-                if o.layer == "tcp" and o.state.delegated.state not in _HALF_CLOSED  # type: ignore[union-attr]
+                if o.layer == "tcp" and o.state.delegated.state not in HALF_CLOSED  # type: ignore[union-attr]
             ]
 
         def ask() -> None:

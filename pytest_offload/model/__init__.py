@@ -10,6 +10,7 @@ from pytest_offload.model._capabilities import OffloadCapabilities as OffloadCap
 from pytest_offload.model._contract import Host as Host
 from pytest_offload.model._contract import OffloadTarget as OffloadTarget
 from pytest_offload.model._contract import TargetFactory as TargetFactory
+from pytest_offload.model._lifecycle import HALF_CLOSED as HALF_CLOSED
 from pytest_offload.model._lifecycle import LIFECYCLE_OPERATIONS as LIFECYCLE_OPERATIONS
 from pytest_offload.model._lifecycle import MANDATORY_REASONS as MANDATORY_REASONS
 from pytest_offload.model._lifecycle import POISON as POISON
@@ -71,6 +72,7 @@ from pytest_offload.model._tree import state_type_of as state_type_of
 __all__ = [
     "CAUSE_CODE_LAYERS",
     "FAILURE_CODES",
+    "HALF_CLOSED",
     "INITIATE_CODES",
     "LAYERS",
     "LAYER_TYPES",

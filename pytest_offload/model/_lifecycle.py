@@ -20,6 +20,7 @@ from pytest_offload.model._state import (
     PathOffloadStateCached,
     PathOffloadStateConst,
     PathOffloadStateDelegated,
+    TcpConnectionState,
     TcpOffloadState,
     TcpOffloadStateCached,
     TcpOffloadStateConst,
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from pytest_offload.model._tree import OffloadBlockList
 
 __all__ = [
+    "HALF_CLOSED",
     "LIFECYCLE_OPERATIONS",
     "MANDATORY_REASONS",
     "POISON",
@@ -102,6 +104,12 @@ class TcpUploadReason(IntEnum):
     UPLOAD_REQUESTED = 10
     HARDWARE_FAILURE = 11
 
+
+#: Half-closed connection states: a target may not ask to upload these but for a hardware
+#: failure (domain.md 5.2; TRM-UPLOAD-NOT-HALF-CLOSED).
+HALF_CLOSED: Final = frozenset(
+    {TcpConnectionState.FIN_WAIT1, TcpConnectionState.FIN_WAIT2, TcpConnectionState.CLOSE_WAIT}
+)
 
 #: Reasons after which the host must upload (the others it may decline).
 MANDATORY_REASONS: Final = frozenset(

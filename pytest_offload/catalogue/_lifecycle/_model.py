@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_offload.harness import NO_SLOT
 from pytest_offload.model import (
+    HALF_CLOSED,
     LAYERS,
     NdisStatus,
     Role,
@@ -31,10 +32,6 @@ __all__ = ["HALF_CLOSED", "LifecycleModel", "ObjectRecord", "handle_key", "is_qu
 
 _OFFLOADED = frozenset({int(NdisStatus.SUCCESS), int(NdisStatus.OFFLOAD_PARTIAL_SUCCESS)})
 _TIMER_OFF = 0xFFFFFFFF
-#: Connection states a target may not ask to upload but for a hardware failure.
-HALF_CLOSED = frozenset(
-    {TcpConnectionState.FIN_WAIT1, TcpConnectionState.FIN_WAIT2, TcpConnectionState.CLOSE_WAIT}
-)
 #: TCP cached flag bits whose update ends a connection's quiet (keepalive, 0x04 command).
 _WAKING_FLAGS = 0x01 | 0x04
 
