@@ -216,7 +216,7 @@ class LifecycleOperations:
             if not self.upload_invalidated:
                 return None
             affected = [
-                o.handle
+                o
                 for o in self.pools.objects.values()
                 if o.layer == "tcp"
                 and _depends_on_invalid(o)
@@ -226,10 +226,19 @@ class LifecycleOperations:
             return None
 
         def ask() -> None:
-            for handle in affected:
-                self.host.tcp_offload_event(  # type: ignore[attr-defined]
-                    handle, TcpOffloadEventType.RETRIEVE, TcpUploadReason.INVALID_STATE
-                )
+            # Under the table lock, for what is still offloaded and still on invalidated
+            # state: a terminate the host sent meanwhile has then either not started (the
+            # event comes first) or has freed the connection (no event after its
+            # completion, TRM-NO-EVENT-AFTER); the host never calls back from inside an
+            # event (H10), so holding the lock is safe.
+            with self._lock:
+                for obj in affected:
+                    if self.pools.objects.get(id(obj)) is obj and _depends_on_invalid(obj):
+                        self.host.tcp_offload_event(  # type: ignore[attr-defined]
+                            obj.handle,
+                            TcpOffloadEventType.RETRIEVE,
+                            TcpUploadReason.INVALID_STATE,
+                        )
 
         return ask
 

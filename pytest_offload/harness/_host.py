@@ -153,10 +153,11 @@ class PendingInitiate:
         with self._lock:
             self.memory_writes.extend(writes)
 
-    def complete_with(self, stand_in: object) -> None:
-        """A transport saw this initiate completed with something other than its root
-        (a native target's pointer to another block): ``stand_in`` names what."""
-        self._on_complete(stand_in)
+    def complete_with(self, stand_in: object, via: str = "initiate") -> None:
+        """A transport saw this initiate (or request) completed, through the completion
+        of ``via``, with something other than its root (a native target's pointer to
+        another block): ``stand_in`` names what."""
+        self._on_complete(stand_in, via)
 
     def _on_complete(self, root: object, via: str = "initiate") -> None:
         thread = threading.current_thread()

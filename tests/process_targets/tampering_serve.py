@@ -3,7 +3,8 @@
 
 ``tampering_serve.py MODE``: the lifecycle defects a process target has on the wire (it
 dies or hangs in a terminate, sends a short image, completes through the wrong
-notification, indicates an event for a handle it never handed over). The tests
+notification or with another block, twice, indicates an event for a handle it never
+handed over). The tests
 run the suite against each and expect the rule ID the protocol docs promise.
 """
 
@@ -64,6 +65,13 @@ class Output:
                 image["state"] = image["state"][:-1]
             if MODE == "terminate-completes-as-update":
                 message["method"] = "update_offload_complete"
+            if MODE == "terminate-completed-with-a-block":
+                message["params"]["completed_with"] = "0x7f10 (block 1, not the root)"
+            if MODE == "terminate-completed-twice":
+                return [message, message]
+        if MODE == "long-invalidate-image" and method == "invalidate_offload_complete":
+            image = message["params"]["image"]
+            image["status"] = [*image["status"], 0]
         if MODE == "event-for-unknown-handle" and method == "initiate_offload_complete":
             event = {
                 "jsonrpc": "2.0",

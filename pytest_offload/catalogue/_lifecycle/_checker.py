@@ -115,6 +115,12 @@ class LifecycleChecker:
     def _apply(self, observation: Observation, request: Request) -> None:
         model, ledger = self.model, self.model.ledger
         image = observation.completion_image
+        if request.operation == "invalidate" and (image is None or observation.wire_errors):
+            # The answer never came, or was lost on the wire: the target may have
+            # invalidated what was named (one defect, one finding: WIRE-PROTOCOL's).
+            for named in request.named:
+                if named.record is not None and not named.offending:
+                    named.record.invalidated_ever = True
         if image is None:
             return  # never completed: a terminate's objects stay TERMINATING
         done = next((c.at for c in observation.completions if c.via == request.operation), 0.0)
@@ -157,6 +163,7 @@ class LifecycleChecker:
                     record.relinked = True
             elif operation == "invalidate":
                 ledger.invalidate(record.key)
+                record.invalidated_ever = True
 
 
 def _judge(rule: Rule, facts: object, outcome: RuleOutcome) -> None:

@@ -91,9 +91,11 @@ class ObjectRecord:
     must_terminate: bool = False
     #: A path an update relinked to another neighbor (UPD-RELINK judges what follows).
     relinked: bool = False
-    #: A connection that depended on invalidated state before a relink took its path off
-    #: it: a RETRIEVE (INVALID_STATE) the target decided on before may still arrive.
-    was_on_invalid_state: bool = False
+    #: An invalidate named it, and the target may have honoured it (it answered SUCCESS,
+    #: or the answer was lost on the wire): it stays so, terminated or not (reading 19).
+    invalidated_ever: bool = False
+    #: The neighbors a path was under before updates relinked it (reading 19).
+    former_parents: list[ObjectRecord] = field(default_factory=list)
 
     @property
     def handle_key(self) -> Any:
@@ -264,9 +266,26 @@ class LifecycleModel:
             del self.by_key[record.key]
 
     def relink(self, path: ObjectRecord, neighbor: ObjectRecord) -> None:
-        """An update linked ``path`` to ``neighbor`` (its connections on invalidated state
-        are remembered as such: events are asynchronous, readings.md 19)."""
-        for record in self.held("tcp"):
-            if record.parent is path and self.on_invalid_state(record):
-                record.was_on_invalid_state = True
+        """An update linked ``path`` to ``neighbor`` (the neighbor it leaves is kept:
+        events are asynchronous, readings.md 19)."""
+        if path.parent is not None and path.parent is not neighbor:
+            path.former_parents.append(path.parent)
         path.parent = neighbor
+
+    def may_be_on_invalid_state(self, record: ObjectRecord) -> bool:
+        """Whether the target may have seen ``record`` on invalidated state: it, or an
+        object it depends on or depended on before a relink, was invalidated (in any
+        order of the requests in flight together; readings.md 19)."""
+        seen: set[int] = set()
+        todo = [record]
+        while todo:
+            walk = todo.pop()
+            if id(walk) in seen:
+                continue
+            seen.add(id(walk))
+            if walk.invalidated_ever or self.invalidated(walk):
+                return True
+            todo.extend(walk.former_parents)
+            if walk.parent is not None:
+                todo.append(walk.parent)
+        return False

@@ -126,8 +126,7 @@ def invalid_state_reason(facts: StepFacts, out: RuleOutcome) -> None:
         if (
             event.event_type == TcpOffloadEventType.RETRIEVE
             and event.information == TcpUploadReason.INVALID_STATE
-            and not model.on_invalid_state(record)
-            and not record.was_on_invalid_state  # decided before a relink (reading 19)
+            and not model.may_be_on_invalid_state(record)  # reading 19
         ):
             out.violate(
                 None,

@@ -200,6 +200,8 @@ class ProcessTarget:
         #: The host's handles of the blocks handed over, by the pointer they were sent
         #: as: an event names its connection by one (protocol 1.3).
         self.handles: dict[int, object] = {}
+        #: NBLs a terminate handed back that the suite never sent (buffered data), by id.
+        self.foreign_nbls: dict[int, NetBufferList] = {}
 
     def initiate_offload(self, root: OffloadBlockList) -> None:
         """Hand the tree to the child and wait until its call returns (or the child dies)."""
@@ -656,10 +658,14 @@ class ProcessTargetFactory:
             )
         nbls = record.nbls
         if record.operation != "initiate":
-            # A terminate hands back the send data of the connection's initiate.
+            # A terminate hands back the send data of the connection's initiate; NBLs of
+            # the target's own (buffered data) stay the same objects when sent again.
             nbls = {k: v for r in record.case.records for k, v in r.nbls.items()}
+            nbls.update(record.case.foreign_nbls)
         writes = memory_writes(params.image, len(record.blocks), late=written or record.completed)
         apply_image(params.image, record.blocks, nbls, record.case.table)
+        if record.operation != "initiate":
+            record.case.foreign_nbls.update(nbls)
         pending = record.pending()
         if writes and pending is not None:
             pending.memory_written(writes)
@@ -667,7 +673,7 @@ class ProcessTargetFactory:
             return  # not a completion: the host sees the writes in the case's last image
         record.completed = True
         if params.completed_with is not msgspec.UNSET and pending is not None:
-            pending.complete_with(PVOID(params.completed_with))
+            pending.complete_with(PVOID(params.completed_with), COMPLETIONS[completion])
         else:
             getattr(record.case.host, completion)(record.root)
 
