@@ -22,6 +22,8 @@ from pytest_offload import (
 from pytest_offload.harness import RecordingHost
 
 if TYPE_CHECKING:
+    import pytest
+
     from pytest_offload import Observation
 
 S = NdisStatus
@@ -147,3 +149,11 @@ DOCUMENTED = {
     P2: S.FAILURE,
     T3: S.FAILURE,
 }
+
+
+def line_of(result: pytest.RunResult, rule_id: str) -> str:
+    """The summary line of ``rule_id`` in a pytester run's output (its verdict, hits)."""
+    for line in result.outlines:
+        if line.startswith(rule_id + " "):
+            return line
+    raise AssertionError(f"no summary line for {rule_id}:\n{result.stdout.str()}")

@@ -26,6 +26,7 @@ from pytest_offload.harness.transports.native._library import (
     _Limits,
     _TcpConnectionOffload,
 )
+from tests.support import line_of
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "c_target" / "offload_target.c"
@@ -88,13 +89,6 @@ def run(pytester: pytest.Pytester, library: Path | str, *args: str) -> pytest.Ru
     return pytester.runpytest_subprocess(
         f"--offload-target=native:{library}", SEED, "-p", "no:cacheprovider", *args, timeout=600
     )
-
-
-def line_of(result: pytest.RunResult, rule_id: str) -> str:
-    for line in result.outlines:
-        if line.startswith(rule_id + " "):
-            return line
-    raise AssertionError(f"no summary line for {rule_id}:\n{result.stdout.str()}")
 
 
 def children_of(library: Path) -> list[int]:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_offload.catalogue import LIFECYCLE_ORDER, SPEC_ORDER
+from tests.support import line_of
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -52,13 +53,6 @@ def run(
 def verdicts(certificate: Path) -> dict[str, tuple[str, int, int]]:
     data = json.loads(certificate.read_text(encoding="utf-8"))
     return {r["id"]: (r["verdict"], r["hits"], r["cases"]) for r in data["rules"]}
-
-
-def line_of(result: pytest.RunResult, rule_id: str) -> str:
-    for line in result.outlines:
-        if line.startswith(rule_id + " "):
-            return line
-    raise AssertionError(f"no summary line for {rule_id}:\n{result.stdout.str()}")
 
 
 def alive(pids: Sequence[int]) -> list[int]:

@@ -26,6 +26,7 @@ from pytest_offload.harness.transports._messages import (
     RequestCompleteParams,
     TerminateRequest,
 )
+from tests.support import line_of
 
 ROOT = Path(__file__).resolve().parents[1]
 TAMPERING = ROOT / "tests" / "process_targets" / "tampering_serve.py"
@@ -41,13 +42,6 @@ def run(pytester: pytest.Pytester, target: str, *args: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess(
         f"--offload-target={target}", SEED, "-p", "no:cacheprovider", *args, timeout=600
     )
-
-
-def line_of(result: pytest.RunResult, rule_id: str) -> str:
-    for line in result.outlines:
-        if line.startswith(rule_id + " "):
-            return line
-    raise AssertionError(f"no summary line for {rule_id}:\n{result.stdout.str()}")
 
 
 @pytest.fixture

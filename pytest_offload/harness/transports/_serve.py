@@ -34,6 +34,7 @@ from pytest_offload.harness.transports._codec import (
 from pytest_offload.harness.transports._messages import (
     MAJOR,
     PROTOCOL_VERSION,
+    REQUESTS,
     Capabilities,
     EventNotification,
     EventParams,
@@ -67,12 +68,7 @@ _REQUEST = msgspec.json.Decoder(dict[str, Any])
 _INITIATE = msgspec.json.Decoder(InitiateParams, dec_hook=nbl_ref_hook)
 _LIFECYCLE = msgspec.json.Decoder(RequestParams, dec_hook=nbl_ref_hook)
 #: The lifecycle requests (protocol 1.3): the request, and the notification completing it.
-_REQUESTS: dict[str, str] = {
-    "terminate_offload": "terminate",
-    "update_offload": "update",
-    "invalidate_offload": "invalidate",
-    "query_offload": "query",
-}
+_REQUESTS: dict[str, str] = {f"{operation}_offload": operation for operation in REQUESTS}
 _NOTIFY: dict[str, type] = {
     "initiate_offload_complete": InitiateCompleteNotification,
     "terminate_offload_complete": TerminateCompleteNotification,
