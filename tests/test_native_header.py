@@ -22,7 +22,7 @@ from pytest_offload.harness.transports.native._build import build_harness
 from pytest_offload.harness.transports.native._columns import pack
 from pytest_offload.harness.transports.native._library import Library
 from pytest_offload.harness.transports.native._target import _INITIATE
-from pytest_offload.model import iter_depth_first
+from pytest_offload.model import TcpOffloadEventType, TcpUploadReason, iter_depth_first
 from pytest_offload.strategies import tree_specs
 
 if TYPE_CHECKING:
@@ -129,6 +129,35 @@ def test_state_structures_start_on_8_byte_boundaries() -> None:
     assert state_stride("TCP_OFFLOAD_STATE_CACHED") == 0x30
     assert state_stride("NEIGHBOR_OFFLOAD_STATE_DELEGATED") == 0x10
     assert LAYOUT["NDIS_MINIPORT_OFFLOAD_BLOCK_LIST"][0] % 8 == 0
+
+
+#: The header's event and upload-reason names, by the suite's members (domain.md 7).
+_EVENT_NAMES = {
+    "SEND_BACKLOG_CHANGE": "TcpIndicateSendBacklogChange",
+    "DISCONNECT": "TcpIndicateDisconnect",
+    "RETRIEVE": "TcpIndicateRetrieve",
+    "ABORT": "TcpIndicateAbort",
+}
+
+
+@needs_gcc
+def test_the_header_event_and_reason_values_are_the_suites(tmp_path: Path) -> None:
+    reasons = {
+        member.name: "".join(w.capitalize() for w in member.name.split("_"))
+        for member in TcpUploadReason
+    }
+    reasons["SMALL_IO"] = "SmallIO"
+    reasons["INVALID_STATE"] = "InvalidState"
+    names = {**_EVENT_NAMES, **reasons}
+    lines = ["#include <stdio.h>", "#include <ndischimney.h>", "int main(void) {"]
+    lines += [f'    printf("{k} %d\\n", (int){v});' for k, v in names.items()]
+    lines += ["    return 0;", "}"]
+    built = _compile(tmp_path, "\n".join(lines) + "\n", "-mms-bitfields")
+    assert built.returncode == 0, built.stderr
+    out = subprocess.run([str(tmp_path / "program")], capture_output=True, text=True, check=True)
+    values = dict(line.split() for line in out.stdout.splitlines())
+    expected = {m.name: m.value for m in (*TcpOffloadEventType, *TcpUploadReason)}
+    assert {k: int(v) for k, v in values.items()} == expected
 
 
 def test_include_dir_names_the_shipped_headers(capsys: pytest.CaptureFixture[str]) -> None:

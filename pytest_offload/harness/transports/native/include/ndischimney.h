@@ -256,12 +256,28 @@ typedef enum _NDIS_CHIMNEY_OFFLOAD_TYPE {
 } NDIS_CHIMNEY_OFFLOAD_TYPE, *PNDIS_CHIMNEY_OFFLOAD_TYPE;
 
 typedef enum _TCP_OFFLOAD_EVENT_TYPE {
-    TcpIndicateDisconnect = 1,
+    TcpIndicateSendBacklogChange = 1, /* domain.md section 7, the values of [WDK-chimney] */
+    TcpIndicateDisconnect,
     TcpIndicateRetrieve,
-    TcpIndicateSendBacklogChange,
     TcpIndicateAbort,
     TcpIndicateMaxEvent
 } TCP_OFFLOAD_EVENT_TYPE, *PTCP_OFFLOAD_EVENT_TYPE;
+
+/* The EventSpecificInformation of TcpIndicateRetrieve (domain.md section 7). */
+typedef enum _TCP_UPLOAD_REASON {
+    LowActivity = 1,
+    HighDropRate,
+    SmallIO,
+    NoBufferPreposting,
+    ReceivedUrgentData,
+    HighFragmentation,
+    HighOutOfOrderPackets,
+    TimeoutExpiration,
+    InvalidState,
+    UploadRequested,
+    HardwareFailure,
+    MaxUploadReason
+} TCP_UPLOAD_REASON, *PTCP_UPLOAD_REASON;
 
 typedef VOID (*NDIS_TCP_OFFLOAD_EVENT_HANDLER)(
     IN NDIS_HANDLE NdisOffloadHandle, IN ULONG EventType, IN ULONG EventSpecificInformation);
