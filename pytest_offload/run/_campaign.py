@@ -500,7 +500,7 @@ class Campaign:
         """How many of ``REPLAYS`` replays of ``scenario`` break ``rule_id`` (rules judging
         time get four times the timeout), and the last replay that broke it."""
         settings = self.run.settings
-        slow = rule_id in LATE_RULES
+        slow = rule_id in LATE_RULES or rule_id in LIFECYCLE_LATE_RULES
         count = 0
         broken: ScenarioOutcome | None = None
         for _ in range(REPLAYS):

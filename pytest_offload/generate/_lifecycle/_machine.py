@@ -258,6 +258,16 @@ def machine_for(
             fits = [r for r in self.session.model.records if ok(r)]
             return fits[index % len(fits)] if fits else None
 
+        def _stale(self, record: ObjectRecord) -> bool:
+            """Terminated with SUCCESS, its context not reissued to an object the target
+            holds (a GONE one's may recur, LIFE-CONTEXT-UNIQUE: a target reusing the
+            memory of a freed object as a context then names that object by it)."""
+            model = self.session.model
+            if model.state_of(record) != "gone":
+                return False
+            holder = model.by_key.get(record.key)
+            return holder is None or holder is record or model.state_of(holder) == "gone"
+
         def _near(self, index: int) -> ObjectRecord | None:
             records = self.session.model.records
             return records[index % len(records)] if records else None
@@ -492,7 +502,7 @@ def machine_for(
                 kind = "unknown"
             found = drawn
             if kind == "gone":
-                gone = self._pick(obj, lambda r: session.model.state_of(r) == "gone")
+                gone = self._pick(obj, self._stale)
                 found, kind = (gone, kind) if gone is not None else (drawn, "unknown")
             if chosen == "terminate":
                 session.run(Terminate((found.serial,), robust=kind))
