@@ -14,8 +14,18 @@
  * dereferenced blindly; send data of offloaded connections completed after the initiate
  * completed, send data of failed ones left alone.
  *
- * Built with -DOFFLOAD_COMPLETE_ON_WORKER it completes each initiate from a thread of
- * its own instead of inside the handler (NDIS allows both).
+ * The lifecycle (offload_lifecycle.c, part of this translation unit) follows the NDIS
+ * text of lifecycle.md: terminate hands back the delegated state as offloaded, the send
+ * data chained in order and the buffered data, frees capacity and retires the context;
+ * update replaces cached variables and relinks paths to the neighbor above them;
+ * invalidate marks objects; query fills the structure of the block's type with current
+ * values. A request naming nothing this adapter holds, or a terminate leaving live
+ * dependents behind, fails on that block alone.
+ *
+ * Built with -DOFFLOAD_COMPLETE_ON_WORKER it completes each initiate and request from a
+ * thread of its own instead of inside the handler (NDIS allows both). Built with
+ * -DOFFLOAD_INITIATE_ONLY it is a v1 target: it registers InitiateOffloadHandler alone
+ * and hands send data back once the initiate completed.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -39,6 +49,17 @@ typedef struct _OFFLOADED_OBJECT {
     struct _OFFLOADED_OBJECT *Parent;
     NDIS_HANDLE NdisOffloadHandle;
     struct _OFFLOADED_OBJECT *Next; /* the adapter's list */
+    /* The state as offloaded (the cached part as last updated), for terminate and query. */
+    UCHAR Const[0x30];
+    UCHAR Cached[0x30];
+    UCHAR Delegated[0x80];
+    UCHAR SourceAddress[16];      /* a path's: PATH_OFFLOAD_STATE_CONST points here */
+    UCHAR DestinationAddress[16];
+    USHORT Vlan;                  /* a neighbor's VLAN ID (0: none) */
+    BOOLEAN Invalidated;
+    BOOLEAN Named;                /* named by the request being served */
+    PNET_BUFFER_LIST Sends;       /* a connection's send data, kept until its terminate */
+    PNET_BUFFER_LIST Buffered;    /* the buffered data it was offloaded with */
 } OFFLOADED_OBJECT, *POFFLOADED_OBJECT;
 
 typedef struct _ADAPTER {
@@ -91,6 +112,24 @@ static POFFLOADED_OBJECT Lookup(PADAPTER Adapter, PVOID Context, LAYER Layer) {
         if ((PVOID)o == Context) /* compared, never dereferenced, until found */
             return o->Magic == OBJECT_MAGIC && o->Layer == Layer ? o : NULL;
     return NULL;
+}
+
+static VOID SaveState(POFFLOADED_OBJECT Object, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST Block,
+                      PUCHAR Parts[3]) {
+    LAYER layer = Object->Layer;
+    memcpy(Object->Const, Parts[0], StateLength[layer][0]);
+    memcpy(Object->Cached, Parts[1], StateLength[layer][1]);
+    memcpy(Object->Delegated, Parts[2], StateLength[layer][2]);
+    if (layer == LayerNeighbor) {
+        Object->Vlan = (USHORT)((PNEIGHBOR_OFFLOAD_STATE_CONST)Parts[0])->VlanId;
+    } else if (layer == LayerPath) {
+        PPATH_OFFLOAD_STATE_CONST c = (PPATH_OFFLOAD_STATE_CONST)Parts[0];
+        size_t size = Block->Header.Type == Ip6OffloadState ? 16 : 4;
+        memcpy(Object->SourceAddress, c->SourceAddress, size);
+        memcpy(Object->DestinationAddress, c->DestinationAddress, size);
+    } else {
+        Object->Buffered = ((PTCP_OFFLOAD_STATE_DELEGATED)Parts[2])->BufferedData;
+    }
 }
 
 static POFFLOADED_OBJECT NewObject(PADAPTER Adapter, LAYER Layer, POFFLOADED_OBJECT Parent,
@@ -247,9 +286,15 @@ static VOID Process(PWALK Walk, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST Block, int Dep
         Fail(Block, status);
         return;
     }
+    SaveState(object, Block, parts);
     *Block->MiniportOffloadContext = object;
+#ifdef OFFLOAD_INITIATE_ONLY
     if (Depth == LayerTcp && Block->NetBufferListChain != NULL && Walk->SendCount < MAX_SENDS)
         Walk->Sends[Walk->SendCount++] = Block->NetBufferListChain;
+#else
+    if (Depth == LayerTcp)
+        object->Sends = Block->NetBufferListChain; /* ours until the terminate */
+#endif
     if (below == NULL) {
         Block->Status = NDIS_STATUS_SUCCESS;
         return;
@@ -266,11 +311,6 @@ static VOID WalkChain(PWALK Walk, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST First, int D
 
 /* -- MiniportInitiateOffload ---------------------------------------------------------- */
 
-typedef struct _INITIATE {
-    PADAPTER Adapter;
-    PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST Root;
-} INITIATE, *PINITIATE;
-
 static VOID OffloadAndComplete(PADAPTER Adapter, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST Root) {
     WALK walk;
     walk.Adapter = Adapter;
@@ -279,8 +319,9 @@ static VOID OffloadAndComplete(PADAPTER Adapter, PNDIS_MINIPORT_OFFLOAD_BLOCK_LI
     WalkChain(&walk, Root, 0, NULL, 0);
     pthread_mutex_unlock(&Adapter->Lock);
     NdisMInitiateOffloadComplete(Adapter->MiniportHandle, Root);
-    /* The send data of offloaded connections is now ours: transmitted and acknowledged,
-     * handed back once the initiate completed. */
+    /* A v1 target: the send data of offloaded connections is ours, transmitted and
+     * acknowledged, handed back once the initiate completed (none when it is kept until
+     * the terminate). */
     for (ULONG i = 0; i < walk.SendCount; i++) {
         for (PNET_BUFFER_LIST n = walk.Sends[i]; n != NULL; n = NET_BUFFER_LIST_NEXT_NBL(n))
             NET_BUFFER_LIST_STATUS(n) = NDIS_STATUS_SUCCESS;
@@ -288,33 +329,50 @@ static VOID OffloadAndComplete(PADAPTER Adapter, PNDIS_MINIPORT_OFFLOAD_BLOCK_LI
     }
 }
 
+typedef VOID (*SERVE)(PADAPTER, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST);
+
+typedef struct _WORK {
+    SERVE Serve;
+    PADAPTER Adapter;
+    PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST Root;
+} WORK, *PWORK;
+
 #ifdef OFFLOAD_COMPLETE_ON_WORKER
 static void *Worker(void *Argument) {
-    PINITIATE initiate = Argument;
-    OffloadAndComplete(initiate->Adapter, initiate->Root);
-    free(initiate);
+    PWORK work = Argument;
+    work->Serve(work->Adapter, work->Root);
+    free(work);
     return NULL;
 }
 #endif
 
-static VOID InitiateOffload(NDIS_HANDLE MiniportAdapterContext,
-                            PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST OffloadBlockList) {
-    PADAPTER adapter = MiniportAdapterContext;
+/* Serve a request inline, or (OFFLOAD_COMPLETE_ON_WORKER) on a thread of its own. */
+static VOID Dispatch(SERVE Serve, PADAPTER Adapter, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST Root) {
 #ifdef OFFLOAD_COMPLETE_ON_WORKER
-    PINITIATE initiate = malloc(sizeof *initiate);
+    PWORK work = malloc(sizeof *work);
     pthread_t thread;
-    if (initiate != NULL) {
-        initiate->Adapter = adapter;
-        initiate->Root = OffloadBlockList;
-        if (pthread_create(&thread, NULL, Worker, initiate) == 0) {
+    if (work != NULL) {
+        work->Serve = Serve;
+        work->Adapter = Adapter;
+        work->Root = Root;
+        if (pthread_create(&thread, NULL, Worker, work) == 0) {
             pthread_detach(thread);
             return;
         }
-        free(initiate);
+        free(work);
     }
 #endif
-    OffloadAndComplete(adapter, OffloadBlockList);
+    Serve(Adapter, Root);
 }
+
+static VOID InitiateOffload(NDIS_HANDLE MiniportAdapterContext,
+                            PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST OffloadBlockList) {
+    Dispatch(OffloadAndComplete, MiniportAdapterContext, OffloadBlockList);
+}
+
+#ifndef OFFLOAD_INITIATE_ONLY
+#include "offload_lifecycle.c"
+#endif
 
 /* -- what the harness calls (offload_harness.h): like MiniportSetOptions,
  *    MiniportInitializeEx and MiniportHaltEx ---------------------------------------- */
@@ -326,6 +384,12 @@ NDIS_STATUS OffloadHarnessSetOptions(NDIS_HANDLE NdisDriverHandle) {
     chars.Header.Revision = NDIS_PROVIDER_CHIMNEY_OFFLOAD_GENERIC_CHARACTERISTICS_REVISION_1;
     chars.Header.Size = sizeof chars;
     chars.InitiateOffloadHandler = InitiateOffload;
+#ifndef OFFLOAD_INITIATE_ONLY
+    chars.TerminateOffloadHandler = TerminateOffload;
+    chars.UpdateOffloadHandler = UpdateOffload;
+    chars.InvalidateOffloadHandler = InvalidateOffload;
+    chars.QueryOffloadHandler = QueryOffload;
+#endif
     DriverHandle = NdisDriverHandle;
     return NdisSetOptionalHandlers(NdisDriverHandle, (PNDIS_DRIVER_OPTIONAL_HANDLERS)&chars);
 }

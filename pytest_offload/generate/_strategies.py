@@ -15,6 +15,7 @@ from hypothesis.errors import InvalidArgument
 
 from pytest_offload.generate._spec import BlockSpec, InFlight, TreeSpec
 from pytest_offload.model import (
+    NATIVE_VLAN_POISON,
     NeighborOffloadState,
     NeighborOffloadStateConst,
     NetBufferList,
@@ -87,7 +88,9 @@ def _own_macs() -> SearchStrategy[bytes]:
 @lru_cache(maxsize=64)
 def _vlan_choices(interface: frozenset[int]) -> SearchStrategy[int]:
     vlans = sorted({0, 1, 4094, 4095} | interface)
-    return st.one_of(st.just(0), st.sampled_from(vlans), st.integers(0, 4095))
+    # Never the native harness's poison: a query must tell written from unwritten.
+    others = st.integers(0, 4095).filter(lambda v: v != NATIVE_VLAN_POISON)
+    return st.one_of(st.just(0), st.sampled_from(vlans), others)
 
 
 @lru_cache(maxsize=1)

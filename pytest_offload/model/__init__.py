@@ -13,6 +13,7 @@ from pytest_offload.model._contract import TargetFactory as TargetFactory
 from pytest_offload.model._lifecycle import HALF_CLOSED as HALF_CLOSED
 from pytest_offload.model._lifecycle import LIFECYCLE_OPERATIONS as LIFECYCLE_OPERATIONS
 from pytest_offload.model._lifecycle import MANDATORY_REASONS as MANDATORY_REASONS
+from pytest_offload.model._lifecycle import NATIVE_VLAN_POISON as NATIVE_VLAN_POISON
 from pytest_offload.model._lifecycle import POISON as POISON
 from pytest_offload.model._lifecycle import REQUEST_TYPES as REQUEST_TYPES
 from pytest_offload.model._lifecycle import TYPE_CLASSES as TYPE_CLASSES
@@ -23,6 +24,7 @@ from pytest_offload.model._lifecycle import TcpOffloadEventType as TcpOffloadEve
 from pytest_offload.model._lifecycle import TcpUploadReason as TcpUploadReason
 from pytest_offload.model._lifecycle import is_poisoned as is_poisoned
 from pytest_offload.model._lifecycle import poisoned as poisoned
+from pytest_offload.model._lifecycle import with_poison as with_poison
 from pytest_offload.model._pointer import context_key as context_key
 from pytest_offload.model._pointer import is_object_context_type as is_object_context_type
 from pytest_offload.model._state import NOT_OFFLOADABLE_STATES as NOT_OFFLOADABLE_STATES
@@ -78,6 +80,7 @@ __all__ = [
     "LAYER_TYPES",
     "LIFECYCLE_OPERATIONS",
     "MANDATORY_REASONS",
+    "NATIVE_VLAN_POISON",
     "NOT_OFFLOADABLE_STATES",
     "OFFLOADED_CODES",
     "POISON",
@@ -131,4 +134,5 @@ __all__ = [
     "placeholder",
     "poisoned",
     "state_type_of",
+    "with_poison",
 ]

@@ -29,12 +29,15 @@ from pytest_offload.model._state import (
 from pytest_offload.model._tree import OffloadStateType
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from pytest_offload.model._tree import OffloadBlockList
 
 __all__ = [
     "HALF_CLOSED",
     "LIFECYCLE_OPERATIONS",
     "MANDATORY_REASONS",
+    "NATIVE_VLAN_POISON",
     "POISON",
     "REQUEST_TYPES",
     "TYPE_CLASSES",
@@ -45,6 +48,7 @@ __all__ = [
     "TcpUploadReason",
     "is_poisoned",
     "poisoned",
+    "with_poison",
 ]
 
 
@@ -176,6 +180,11 @@ class _Poison:
 
 POISON: Final = _Poison()
 
+#: The VLAN ID a native harness's poisoned ``VlanId:12`` holds (its poison byte 0xDE in
+#: 12 bits): the generator never offloads it, so a C target's query that leaves the
+#: field unwritten is told from one that writes it (readings.md, reading 20).
+NATIVE_VLAN_POISON: Final = 0xEDE
+
 _COMBINED = (NeighborOffloadState, PathOffloadState, TcpOffloadState)
 
 
@@ -222,6 +231,26 @@ def is_poisoned(state: object) -> list[str]:
         elif type(state) in _COMBINED:
             out.extend(f"{f.name}.{name}" for name in is_poisoned(value))
     return out
+
+
+def with_poison(state: object, names: Iterable[str]) -> Any:
+    """A copy of ``state`` with the fields ``names`` (dotted for a combined state, as
+    :func:`is_poisoned` gives them) set to :data:`POISON` again, built without
+    validation: a structure a transport saw partly filled (a native target's, in C
+    memory, where only the bytes can tell what was written)."""
+    wanted = list(names)
+    if not wanted or not dataclasses.is_dataclass(state) or isinstance(state, type):
+        return state
+    obj: Any = object.__new__(type(state))
+    for f in dataclasses.fields(state):
+        value = getattr(state, f.name, POISON)
+        if f.name in wanted:
+            value = POISON
+        elif type(state) in _COMBINED:
+            prefix = f"{f.name}."
+            value = with_poison(value, [n[len(prefix) :] for n in wanted if n.startswith(prefix)])
+        object.__setattr__(obj, f.name, value)
+    return obj
 
 
 @runtime_checkable

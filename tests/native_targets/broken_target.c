@@ -35,6 +35,7 @@
 #define BREAK_COMPLETE_NON_ROOT 13 /* INI-COMPLETE-ROOT: completes with the root's dependent */
 #define BREAK_COMPLETE_STRAY 14   /* INI-COMPLETE-ROOT: completes with a block of its own */
 #define BREAK_LATE_NBL_STATUS 15  /* INI-SEND-DATA-KEPT-ON-FAILURE, after the completion */
+#define BREAK_NO_TERMINATE 16     /* a usage error: lifecycle handlers without terminate */
 
 #ifndef LATE_MS
 #define LATE_MS 2 /* BREAK_LATE_WRITE's delay after the completion */
@@ -203,5 +204,7 @@ static NDIS_STATUS RouteHandlers(NDIS_HANDLE Handle, PNDIS_DRIVER_OPTIONAL_HANDL
         (PNDIS_PROVIDER_CHIMNEY_OFFLOAD_GENERIC_CHARACTERISTICS)Table;
     Correct = chars->InitiateOffloadHandler;
     chars->InitiateOffloadHandler = BrokenInitiate;
+    if (BREAK == BREAK_NO_TERMINATE)
+        chars->TerminateOffloadHandler = NULL;
     return NdisSetOptionalHandlers(Handle, Table);
 }

@@ -65,6 +65,7 @@ from pytest_offload.model import (
     context_key,
     is_poisoned,
     poisoned,
+    with_poison,
 )
 
 if TYPE_CHECKING:
@@ -651,7 +652,9 @@ def apply_image(
     if image.port_number is not unset:
         updates["port_number"] = list(image.port_number)
     if image.state is not unset:
-        updates["state"] = _states_from_wire(image.state, blocks, nbls)
+        updates["state"] = _states_from_wire(
+            image.state, blocks, nbls, None if image.unfilled is unset else image.unfilled
+        )
     if image.net_buffer_list_chain is not unset:
         # The host's own NBLs by id; an id the suite never sent stands for an NBL that is
         # not the host's (INI-HOST-FIELDS-INTACT judges the changed chain).
@@ -685,12 +688,21 @@ def apply_image(
 
 
 def _states_from_wire(
-    column: list[State | None], blocks: Sequence[OffloadBlockList], nbls: dict[int, NetBufferList]
+    column: list[State | None],
+    blocks: Sequence[OffloadBlockList],
+    nbls: dict[int, NetBufferList],
+    unfilled: list[list[str] | None] | None = None,
 ) -> list[object]:
     """The image's state column as model structures; null where the structure handed over
     is poisoned means the target did not fill it (a terminate's or query's structure stays
-    as handed over, poison and all)."""
+    as handed over, poison and all); the fields ``unfilled`` names hold the poison again."""
     states = list(map(_GET["state"], blocks))
+    if unfilled is not None:
+        made = _states_from_wire(column, blocks, nbls)
+        return [
+            state if not names or state is None else with_poison(state, names)
+            for state, names in zip(made, unfilled, strict=True)
+        ]
     return [
         (old if old is not None and is_poisoned(old) else None)
         if wire is None

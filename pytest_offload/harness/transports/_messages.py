@@ -167,6 +167,11 @@ class Image(_Message, omit_defaults=True):
     net_buffer_list_chain: list[list[NblId] | None] | UnsetType = UNSET
     nbl_statuses: list[NblStatus] | UnsetType = UNSET
     memory_writes: list[MemoryWrite] | UnsetType = UNSET
+    #: (1.3) Per block, the fields of the structure in ``state`` the target left as
+    #: handed over (named as the suite's poison check names them, e.g. ``rcv_nxt``,
+    #: ``delegated.cwnd``): a native target's harness sees the poison bytes still there.
+    #: The suite puts its poison back in them (LIFE-STATE-WRITTEN judges it).
+    unfilled: list[list[Annotated[str, Meta(max_length=100)]] | None] | UnsetType = UNSET
 
 
 class Capabilities(_Message, omit_defaults=True):

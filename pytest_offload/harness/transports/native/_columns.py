@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from pytest_offload.harness.transports._messages import Tree
     from pytest_offload.harness.transports.native._library import Library
 
-__all__ = ["PackedTree", "pack", "read_image"]
+__all__ = ["PackedTree", "Prebuilt", "pack", "read_image"]
 
 _KIND = {NeighborState: "neighbor", PathState: "path", TcpState: "tcp"}
 _STATE_BYTES = {kind: sum(map(state_stride, names)) for kind, names in COMBINED_STATES.items()}
@@ -69,6 +69,21 @@ def _address(values: array[Any] | bytes | ctypes.Array[Any]) -> int:
     if isinstance(values, bytes):
         return ctypes.cast(ctypes.c_char_p(values), ctypes.c_void_p).value or 0
     return ctypes.addressof(values)
+
+
+@dataclass(frozen=True, slots=True)
+class Prebuilt:
+    """Structures after a block already as bytes (a lifecycle request's: an update's
+    cached structure, a terminate's or query's poisoned one), named for naming writes."""
+
+    data: bytes
+    names: tuple[str, ...]
+
+
+def _length(state: object) -> int:
+    if isinstance(state, Prebuilt):
+        return len(state.data)
+    return _STATE_BYTES[_KIND[type(state)]]  # type: ignore[index]
 
 
 @dataclass(eq=False, slots=True)
@@ -96,11 +111,21 @@ class PackedTree:
     #: Other bytes of the tree: (start, end, block position, what), for naming writes.
     extras: list[tuple[int, int, int, str]]
     keep: list[object] = field(default_factory=list)
+    #: Each buffered-data NBL a TCP state names: (offset, wire id).
+    received: list[tuple[int, int]] = field(default_factory=list)
+    #: A terminate's or query's blocks followed by a structure for the target to fill,
+    #: with the names of its structures (lifecycle requests only; see ._requests).
+    structures: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
-    def kind(self, position: int) -> str | None:
-        """The kind of the state after block ``position`` (``None``: none follows it)."""
+    def names_after(self, position: int) -> tuple[str, ...]:
+        """The structures after block ``position`` (none: no state follows it)."""
         k = self.wire.state[position]
-        return None if k is None else _KIND[type(self.wire.states[k])]
+        if k is None:
+            return ()
+        state = self.wire.states[k]
+        if isinstance(state, Prebuilt):
+            return state.names
+        return COMBINED_STATES[_KIND[type(state)]]
 
     def regions(self) -> list[tuple[int, int, int, str]]:
         """Path addresses and send data, as (start, end, block position, what)."""
@@ -170,6 +195,8 @@ def _state_bytes(state: object, endpoints: int, nbl_at: dict[int, int]) -> bytes
         return nbl_at.get(_nbl_id(value), 0)
 
     s: Any = state
+    if isinstance(state, Prebuilt):
+        return state.data
     if isinstance(state, NeighborState):
         bodies = (
             neighbor_const(s),
@@ -201,7 +228,7 @@ def pack(tree: Tree, library: Library) -> PackedTree:  # noqa: PLR0915 (one layo
     state_index = _positions(tree.state, len(states), "state index")
     next_block = _positions(tree.next_block, n, "next_block position")
     dependent = _positions(tree.dependent_block_list, n, "dependent_block_list position")
-    state_len = array("I", (_STATE_BYTES[_KIND[type(s)]] for s in states))
+    state_len = array("I", map(_length, states))
     slot = bytes(tree.context_slot)
     offsets, guards, slots = (array("Q", bytes(8 * n)) for _ in range(3))
     end = int(
@@ -356,6 +383,7 @@ def pack(tree: Tree, library: Library) -> PackedTree:  # noqa: PLR0915 (one layo
     return PackedTree(
         memory, base, size, n, offsets, guards, slots, slot, new, handed, mask, tree,
         endpoints, nbls, extras, [blob, handles, source],
+        [(nbl_at[_nbl_id(ref)], _nbl_id(ref)) for _, ref, _ in received],
     )  # fmt: skip
 
 

@@ -14,7 +14,7 @@ import ctypes
 import os
 from dataclasses import dataclass
 
-from pytest_offload.model import OffloadCapabilities
+from pytest_offload.model import OffloadCapabilities, OffloadOperation
 
 __all__ = ["Event", "Library", "LibraryError"]
 
@@ -28,8 +28,31 @@ MINIPORT_HANDLE_BASE = 0x4E44_4953_0001_0000
 
 INITIATE_COMPLETE = 1
 SEND_COMPLETE = 2
+TERMINATE_COMPLETE = 3
+UPDATE_COMPLETE = 4
+INVALIDATE_COMPLETE = 5
+QUERY_COMPLETE = 6
+EVENT_INDICATE = 7
+TCP_EVENT = 8
 OVERFLOW = 9
 SECOND_REGISTRATION = 10
+#: The completion event kinds, by the protocol method each stands for.
+COMPLETION_METHODS = {
+    INITIATE_COMPLETE: "initiate_offload_complete",
+    TERMINATE_COMPLETE: "terminate_offload_complete",
+    UPDATE_COMPLETE: "update_offload_complete",
+    INVALIDATE_COMPLETE: "invalidate_offload_complete",
+    QUERY_COMPLETE: "query_offload_state_complete",
+}
+#: The handlers of NDIS_PROVIDER_CHIMNEY_OFFLOAD_GENERIC_CHARACTERISTICS in their order
+#: (after Header and Flags: 8 bytes), by the operation each implements.
+HANDLERS = (
+    OffloadOperation.INITIATE,
+    OffloadOperation.TERMINATE,
+    OffloadOperation.UPDATE,
+    OffloadOperation.INVALIDATE,
+    OffloadOperation.QUERY,
+)
 
 
 class LibraryError(Exception):
@@ -145,10 +168,18 @@ class Library:
                 "CHARACTERISTICS whose Header.Type is NDIS_OBJECT_TYPE_PROVIDER_CHIMNEY_"
                 "OFFLOAD_GENERIC_CHARACTERISTICS, as MiniportSetOptions does"
             )
-        # InitiateOffloadHandler follows Header (4 bytes) and Flags (4 bytes).
-        handler = ctypes.c_void_p.from_address(chars + 8).value
-        if not handler:
+        # The handlers follow Header (4 bytes) and Flags (4 bytes); the non-NULL ones are
+        # the operations the library implements (lifecycle.md section 1).
+        handlers = [ctypes.c_void_p.from_address(chars + 8 + 8 * k).value for k in range(5)]
+        if not handlers[0]:
             raise LibraryError(f"{path} registered no InitiateOffloadHandler")
+        self.operations = frozenset(op for op, h in zip(HANDLERS, handlers, strict=True) if h)
+        if len(self.operations) > 1 and OffloadOperation.TERMINATE not in self.operations:
+            raise LibraryError(
+                f"{path} registered an UpdateOffloadHandler, InvalidateOffloadHandler or "
+                "QueryOffloadHandler without a TerminateOffloadHandler: every lifecycle ends "
+                "in terminates (lifecycle.md section 1; NDIS registers all five)"
+            )
         self._adapters = 0
 
     @classmethod
@@ -159,6 +190,7 @@ class Library:
         self.path = "(no vendor library)"
         self.harness = ctypes.CDLL(harness, mode=ctypes.RTLD_GLOBAL)
         self._declare()
+        self.operations = frozenset({OffloadOperation.INITIATE})
         return self
 
     def _declare(self) -> None:
@@ -215,8 +247,8 @@ class Library:
         )
         h.pyo_parse_hex.restype = None
         h.pyo_parse_hex.argtypes = (ctypes.c_char_p, ctypes.c_size_t, u64p)
-        h.pyo_initiate.restype = ctypes.c_int
-        h.pyo_initiate.argtypes = (ctypes.c_void_p, ctypes.c_void_p)
+        h.pyo_request.restype = ctypes.c_int
+        h.pyo_request.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
 
     def _check_layout(self) -> None:
         try:
@@ -271,7 +303,7 @@ class Library:
         status = self._initialize(handle, ctypes.byref(context), offload, limits) & 0xFFFFFFFF
         if status != 0:
             raise LibraryError(f"OffloadHarnessInitialize of {self.path} returned {status:#010x}")
-        return Adapter(context.value or 0, handle), _capabilities(offload, limits)
+        return Adapter(context.value or 0, handle), _capabilities(offload, limits, self.operations)
 
     def halt(self, adapter: Adapter) -> None:
         self._halt(adapter.context)
@@ -296,7 +328,12 @@ class Library:
 
     def initiate(self, adapter: Adapter, root: int) -> None:
         """Call the registered InitiateOffloadHandler on this thread (the GIL released)."""
-        self.harness.pyo_initiate(adapter.context, root)
+        self.harness.pyo_request(0, adapter.context, root)
+
+    def request(self, operation: OffloadOperation, adapter: Adapter, root: int) -> bool:
+        """Call the handler registered for ``operation`` on this thread (the GIL
+        released); ``False`` when the library registered none."""
+        return bool(self.harness.pyo_request(HANDLERS.index(operation), adapter.context, root))
 
     def diff(
         self, a: int, b: int, mask: int | None, size: int, limit: int = 64
@@ -309,7 +346,9 @@ class Library:
         return [(runs[2 * k], runs[2 * k + 1]) for k in range(min(total, limit))], total
 
 
-def _capabilities(offload: _TcpConnectionOffload, limits: _Limits) -> OffloadCapabilities:
+def _capabilities(
+    offload: _TcpConnectionOffload, limits: _Limits, operations: frozenset[OffloadOperation]
+) -> OffloadCapabilities:
     def limit(value: int) -> int | None:
         return None if value == _NO_LIMIT else value
 
@@ -327,4 +366,5 @@ def _capabilities(offload: _TcpConnectionOffload, limits: _Limits) -> OffloadCap
         source_mac_capacity=int(limits.SourceMacCapacity),
         neighbor_capacity=limit(int(limits.NeighborCapacity)),
         path_capacity=limit(int(limits.PathCapacity)),
+        operations=operations,
     )

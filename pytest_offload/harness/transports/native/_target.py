@@ -11,11 +11,16 @@ Scratch, NBL statuses as columns) and names every other byte the target wrote
 (host-owned fields, state structures, the guard after each block) as a memory write.
 Afterwards it keeps comparing the tree with what was completed and reports later writes
 (``initiate_offload_written``).
+
+A lifecycle request (protocol 1.3) travels the same way with the handler its operation
+names: its tree packed by :mod:`._requests` (an update's cached structures, a
+terminate's or query's poisoned ones), its completion of any of the four kinds read back
+with the structures the target filled and a terminate's send data; calls of
+``NdisTcpOffloadEventHandler`` go to the suite as ``tcp_offload_event``.
 """
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import ctypes
 import struct
@@ -29,64 +34,50 @@ import msgspec
 
 from pytest_offload.harness.transports._codec import WireError, nbl_ref_hook
 from pytest_offload.harness.transports._messages import (
-    InitiateCompleteNotification,
+    EventNotification,
+    EventParams,
     InitiateCompleteParams,
     InitiateParams,
     InitiateWrittenNotification,
     MemoryWrite,
     NblStatus,
+    RequestCompleteParams,
+    RequestParams,
     SendCompleteNotification,
     SendCompleteParams,
 )
-from pytest_offload.harness.transports._serve import CALL_ORDER_WAIT, _Server
+from pytest_offload.harness.transports._serve import _NOTIFY, CALL_ORDER_WAIT, _Server
 from pytest_offload.harness.transports.native._columns import PackedTree, pack, read_image
-from pytest_offload.harness.transports.native._layout import COMBINED_STATES, LAYOUT, state_stride
 from pytest_offload.harness.transports.native._library import (
-    INITIATE_COMPLETE,
+    COMPLETION_METHODS,
+    EVENT_INDICATE,
     OVERFLOW,
     SECOND_REGISTRATION,
     SEND_COMPLETE,
+    TCP_EVENT,
     Adapter,
     Event,
     Library,
 )
+from pytest_offload.harness.transports.native._requests import NblNames, fill_image, pack_request
+from pytest_offload.harness.transports.native._writes import describe
+from pytest_offload.model import OffloadOperation
 
 if TYPE_CHECKING:
     from pytest_offload.model import Host, OffloadCapabilities
 
 __all__ = ["NativeServer", "NativeTarget", "start"]
 
-_BLOCK = LAYOUT["NDIS_MINIPORT_OFFLOAD_BLOCK_LIST"]
 _NBL_STATUS = 16
 _NBL_SIZE = 32
-_GUARD = 16
 #: Memory of released trees is kept alive this long (and up to this many bytes), so that
 #: a target writing late writes into memory of the harness's, not into freed heap.
 _KEEP_SECONDS = 120.0
 _KEEP_BYTES = 1 << 30
 _WATCH_MS = 10
 _MAX_WRITES = 32
-_BLOCK_FIELDS = sorted((offset, name) for name, offset in _BLOCK[1].items())
-#: Bitfields have no offsetof: the storage unit each lies in (MS layout, domain.md 2).
-_BITFIELDS = {
-    "NEIGHBOR_OFFLOAD_STATE_CONST": {"VlanId": 0x28},
-    "TCP_OFFLOAD_STATE_CONST": {"SndWindScale/RcvWindScale": 0x0E},
-    "TCP_OFFLOAD_STATE_CACHED": {"FlowLabel": 0x24, "UserPriority": 0x2A},
-}
-
-
-def _fields_of(structure: str) -> list[tuple[int, str]]:
-    """(offset, name) of a structure's fields, bitfields included, union members that
-    share an offset named together (``BufferedData/ReceiveBacklogSize``)."""
-    named: dict[int, str] = {}
-    for name, offset in (*LAYOUT[structure][1].items(), *_BITFIELDS.get(structure, {}).items()):
-        named[offset] = f"{named[offset]}/{name}" if offset in named else name
-    return sorted(named.items())
-
-
-_SLOT_TEXT = "its context slot (the PVOID MiniportOffloadContext points at)"
-_NBL_TEXT = "a NET_BUFFER_LIST of its send data"
 _INITIATE = msgspec.json.Decoder(InitiateParams, dec_hook=nbl_ref_hook)
+_REQUEST = msgspec.json.Decoder(RequestParams, dec_hook=nbl_ref_hook)
 
 
 def _log(text: str) -> None:
@@ -98,6 +89,7 @@ class _Flight:
     """One tree handed to the library."""
 
     target: NativeTarget
+    #: The id of the initiate or request (one numbering, protocol 1.3).
     initiate: int
     tree: PackedTree
     copy: ctypes.Array[ctypes.c_char]
@@ -105,6 +97,7 @@ class _Flight:
     late_mask: ctypes.Array[ctypes.c_char] | None
     index: int
     serial: int
+    operation: OffloadOperation = OffloadOperation.INITIATE
     completions: int = 0
     regions: list[tuple[int, int, int, str]] | None = None
     starts: list[int] | None = None
@@ -128,7 +121,13 @@ class _Runtime:
 
     # -- hand-over and release ----------------------------------------------------------
 
-    def hand_over(self, target: NativeTarget, initiate: int, tree: PackedTree) -> _Flight:
+    def hand_over(
+        self,
+        target: NativeTarget,
+        initiate: int,
+        tree: PackedTree,
+        operation: OffloadOperation = OffloadOperation.INITIATE,
+    ) -> _Flight:
         copy = ctypes.create_string_buffer(tree.size)
         # After the completion every byte is watched, NBL statuses included (the suite
         # judges those: INI-SEND-DATA-KEPT-ON-FAILURE), except the Next links of send
@@ -144,11 +143,16 @@ class _Runtime:
         )
         if index < 0:
             raise RuntimeError("too many trees in flight at once for the native harness")
-        flight = _Flight(target, initiate, tree, copy, tree.handed, late_mask, index, serial)
+        flight = _Flight(
+            target, initiate, tree, copy, tree.handed, late_mask, index, serial, operation
+        )
         with self.lock:
             self.flights[index] = flight
             for offset, wire, _ in tree.nbls:
                 self.nbl_at[tree.base + offset] = (flight, offset, wire)
+                target.nbl_names.known[tree.base + offset] = wire
+            for offset, wire in tree.received:
+                target.nbl_names.known[tree.base + offset] = wire
         return flight
 
     def release(self, target: NativeTarget) -> None:
@@ -183,46 +187,67 @@ class _Runtime:
 
     def _event(self, event: Event) -> None:
         kind = event.kind
-        if kind == INITIATE_COMPLETE:
-            with self.lock:
-                flight = self.flights.get(event.tree) if event.tree >= 0 else None
-                if flight is not None and flight.serial != event.info:
-                    flight = None  # a tree released since: its index names another now
-                waiting = [f for f in self.flights.values() if not f.completions]
-            pointer = event.pointer
-            if flight is None and self._released_at(pointer):
-                # A tree whose case is over (a completion long after its time): nobody
-                # judges it any more, as the suite ignores messages of released cases.
-                _log(f"NdisMInitiateOffloadComplete with {pointer:#x}, a tree released")
-                return
-            if flight is None:
-                # A pointer into no tree handed over: charged, as by the in-process host,
-                # to the oldest initiate still waiting (INI-COMPLETE-ROOT then says so).
-                if not waiting:
-                    _log(f"NdisMInitiateOffloadComplete with {pointer:#x}, no tree in flight")
-                    return
-                flight = waiting[0]
-                image = ctypes.create_string_buffer(flight.tree.size)
-                self.library.copy_now(flight.index, ctypes.addressof(image))
-                ctypes.memmove(flight.copy, image, flight.tree.size)
-                self._completed(flight, f"{pointer:#x} (no tree handed over lies there)")
-                return
-            if pointer == flight.tree.root:
-                self._completed(flight)
-                return
-            position = flight.tree.block_of(pointer)
-            where = (
-                f"block {position} of the tree in hand-over order"
-                if position is not None
-                else "inside the tree's memory, not a block"
-            )
-            self._completed(flight, f"{pointer:#x} ({where}, not its root)")
+        method = COMPLETION_METHODS.get(kind)
+        if method is not None:
+            self._completion(event, method)
         elif kind == SEND_COMPLETE:
             self._send_completed(event.pointer)
+        elif kind == TCP_EVENT:
+            self._tcp_event(event)
+        elif kind == EVENT_INDICATE:
+            _log(
+                f"NdisMOffloadEventIndicate with {event.pointer:#x}, code {event.info:#x}: "
+                "no rule judges neighbor and path indications"
+            )
         elif kind == OVERFLOW:
             _log(f"{event.info} calls into the harness were dropped (its queue was full)")
         elif kind == SECOND_REGISTRATION:
             _log("NdisSetOptionalHandlers was called again: the new handlers are used")
+
+    def _tcp_event(self, event: Event) -> None:
+        """NdisTcpOffloadEventHandler: to the suite, for the case being served."""
+        server = _SERVER[-1] if _SERVER else None
+        if server is None:
+            return
+        handle = f"0x{event.handle:x}" if event.handle else None
+        params = EventParams(handle, event.info & 0xFFFFFFFF, event.info2 & 0xFFFFFFFF)
+        server.send(EventNotification("2.0", "tcp_offload_event", params))
+
+    def _completion(self, event: Event, method: str) -> None:
+        call = _CALLS[method]
+        with self.lock:
+            flight = self.flights.get(event.tree) if event.tree >= 0 else None
+            if flight is not None and flight.serial != event.info:
+                flight = None  # a tree released since: its index names another now
+            waiting = [f for f in self.flights.values() if not f.completions]
+        pointer = event.pointer
+        if flight is None and self._released_at(pointer):
+            # A tree whose case is over (a completion long after its time): nobody
+            # judges it any more, as the suite ignores messages of released cases.
+            _log(f"{call} with {pointer:#x}, a tree released")
+            return
+        if flight is None:
+            # A pointer into no tree handed over: charged, as by the in-process host,
+            # to the oldest initiate still waiting (INI-COMPLETE-ROOT then says so).
+            if not waiting:
+                _log(f"{call} with {pointer:#x}, no tree in flight")
+                return
+            flight = waiting[0]
+            image = ctypes.create_string_buffer(flight.tree.size)
+            self.library.copy_now(flight.index, ctypes.addressof(image))
+            ctypes.memmove(flight.copy, image, flight.tree.size)
+            self._completed(flight, method, f"{pointer:#x} (no tree handed over lies there)")
+            return
+        if pointer == flight.tree.root:
+            self._completed(flight, method)
+            return
+        position = flight.tree.block_of(pointer)
+        where = (
+            f"block {position} of the tree in hand-over order"
+            if position is not None
+            else "inside the tree's memory, not a block"
+        )
+        self._completed(flight, method, f"{pointer:#x} ({where}, not its root)")
 
     def _released_at(self, pointer: int) -> bool:
         with self.lock:
@@ -230,7 +255,7 @@ class _Runtime:
                 f.tree.base <= pointer < f.tree.base + f.tree.size for _, f in self.released
             )
 
-    def _completed(self, flight: _Flight, completed_with: str | None = None) -> None:
+    def _completed(self, flight: _Flight, method: str, completed_with: str | None = None) -> None:
         flight.completions += 1
         if flight.completions == 1:
             image = flight.copy  # taken inside NdisMInitiateOffloadComplete
@@ -238,7 +263,9 @@ class _Runtime:
             image = ctypes.create_string_buffer(flight.tree.size)
             self.library.copy_now(flight.index, ctypes.addressof(image))
         flight.last = image
-        flight.target.send_image(flight, image, written=False, completed_with=completed_with)
+        flight.target.send_image(
+            flight, image, written=False, completed_with=completed_with, method=method
+        )
 
     def _watch(self) -> None:
         """Compare each completed tree with what was last reported; report changes."""
@@ -283,62 +310,6 @@ class _Runtime:
                 )
             )
 
-    # -- naming writes ------------------------------------------------------------------
-
-    def describe(self, flight: _Flight, start: int, end: int) -> MemoryWrite:
-        if flight.regions is None:
-            flight.regions = _regions(flight.tree)
-            flight.starts = [r[0] for r in flight.regions]
-        regions, starts = flight.regions, flight.starts or []
-        k = bisect.bisect_right(starts, start) - 1
-        begin, _, position, what = regions[max(k, 0)]
-        length = end - start
-        if what == "block":
-            offset = start - begin
-            return MemoryWrite(position, offset, length, _field(flight.tree, position, offset))
-        if what == "guard":
-            offset = start - flight.tree.offsets[position]
-            text = f"the {_GUARD} guard bytes after the block and its state (a write past its end)"
-            return MemoryWrite(position, offset, length, text)
-        return MemoryWrite(position, start - begin, length, what)
-
-
-def _regions(tree: PackedTree) -> list[tuple[int, int, int, str]]:
-    regions: list[tuple[int, int, int, str]] = []
-    for i, (start, guard) in enumerate(zip(tree.offsets, tree.guards, strict=True)):
-        regions.append((start, guard, i, "block"))
-        regions.append((guard, guard + _GUARD, i, "guard"))
-    for i, (slot, has) in enumerate(zip(tree.slots, tree.slot, strict=True)):
-        if has:
-            regions.append((slot, slot + 8, i, _SLOT_TEXT))
-    for offset, _, i in tree.nbls:
-        regions.append((offset, offset + _NBL_SIZE, i, _NBL_TEXT))
-    regions.extend(tree.regions())
-    regions.sort()
-    return regions
-
-
-def _field(tree: PackedTree, position: int, offset: int) -> str:
-    """The field of a block (or of the state structures after it) at ``offset``."""
-    size = _BLOCK[0]
-    if offset < size:
-        k = bisect.bisect_right([o for o, _ in _BLOCK_FIELDS], offset) - 1
-        at, name = _BLOCK_FIELDS[k]
-        suffix = f"+{offset - at:#x}" if offset > at else ""
-        return f"NDIS_MINIPORT_OFFLOAD_BLOCK_LIST.{name}{suffix}"
-    kind = tree.kind(position)
-    rest = offset - size
-    for name in COMBINED_STATES.get(kind or "", ()):
-        stride = state_stride(name)
-        if rest < stride:
-            fields = _fields_of(name)
-            k = bisect.bisect_right([o for o, _ in fields], rest) - 1
-            at, field = fields[max(k, 0)]
-            suffix = f"+{rest - at:#x}" if rest > at else ""
-            return f"{name}.{field}{suffix} (host-owned state)"
-        rest -= stride
-    return "the state after the block"
-
 
 class NativeTarget:
     """One adapter of the library: a fresh one per case (see the module docs)."""
@@ -355,13 +326,17 @@ class NativeTarget:
             _log("OffloadHarnessInitialize declared other capabilities than the first adapter did")
         self.capabilities = runtime.capabilities
         self._closed = False
+        #: NBLs of the case by address: its send data and buffered data, and the
+        #: target's own that it named in a structure or a chain.
+        self.nbl_names = NblNames({}, {})
 
     def initiate_offload(self, root: object) -> None:  # the Python-target entry point
         raise TypeError("a native target takes trees as the protocol's columns")
 
     def initiate_columns(self, flight: _Flight) -> None:
-        """Call the library's handler with the packed tree (on the caller's thread)."""
-        self.runtime.library.initiate(self.adapter, flight.tree.root)
+        """Call the library's handler for the flight's operation with its packed tree
+        (on the caller's thread)."""
+        self.runtime.library.request(flight.operation, self.adapter, flight.tree.root)
 
     def send_image(
         self,
@@ -370,16 +345,24 @@ class NativeTarget:
         *,
         written: bool,
         completed_with: str | None = None,
+        method: str = "initiate_offload_complete",
     ) -> None:
         image, runs, total = read_image(flight.tree, memory, self.runtime.library)
+        if flight.operation is not OffloadOperation.INITIATE:
+            fill_image(image, flight.tree, memory.raw, flight.operation, self.nbl_names)
         if runs:
-            writes = [self.runtime.describe(flight, start, end) for start, end in runs]
+            writes = [describe(flight, start, end) for start, end in runs]
             if total > len(runs):
                 last = writes[-1]
                 more = f"{last.field} (and {total - len(runs)} more)"
                 writes[-1] = MemoryWrite(last.block, last.offset, last.length, more)
             image.memory_writes = writes
-        params = InitiateCompleteParams(flight.initiate, image)
+        params: Any
+        if written or method == "initiate_offload_complete":
+            # A request's later writes too (its id names it: one numbering).
+            params = InitiateCompleteParams(flight.initiate, image)
+        else:
+            params = RequestCompleteParams(flight.initiate, image)
         if completed_with is not None:
             params.completed_with = completed_with
         if written:
@@ -387,9 +370,7 @@ class NativeTarget:
                 InitiateWrittenNotification("2.0", "initiate_offload_written", params)
             )
         else:
-            self.server.send(
-                InitiateCompleteNotification("2.0", "initiate_offload_complete", params)
-            )
+            self.server.send(_NOTIFY[method]("2.0", method, params))
 
     def close(self) -> None:
         if self._closed:
@@ -405,22 +386,30 @@ class NativeServer(_Server):
 
     def initiate(self, request_id: object, line: bytes, operation: str = "initiate") -> None:
         target = self.target
-        if operation != "initiate":
-            # The native harness declares initiate alone (readings.md, reading 18).
-            self.error(request_id, -32601, f"the native harness has no {operation}_offload")
-            return
+        method = f"{operation}_offload"
         if not isinstance(target, NativeTarget):
-            self.error(request_id, -32002, "initiate_offload before the handshake")
+            self.error(request_id, -32002, f"{method} before the handshake")
             return
         runtime = target.runtime
+        op = OffloadOperation(operation)
+        if op not in runtime.library.operations:
+            self.error(request_id, -32601, f"the library registered no handler for {method}")
+            return
+        _SERVER[:] = [self]
         try:
             raw = msgspec.json.decode(line, type=dict[str, msgspec.Raw])["params"]
-            params = _INITIATE.decode(raw)
-            tree = pack(params.tree, runtime.library)
+            if op is OffloadOperation.INITIATE:
+                params: Any = _INITIATE.decode(raw)
+                number = params.initiate
+                tree = pack(params.tree, runtime.library)
+            else:
+                params = _REQUEST.decode(raw)
+                number = params.request
+                tree = pack_request(params.tree, runtime.library, op)
         except (msgspec.MsgspecError, KeyError, WireError) as exc:
-            self.error(request_id, -32602, f"invalid initiate_offload: {exc}")
+            self.error(request_id, -32602, f"invalid {method}: {exc}")
             return
-        flight = runtime.hand_over(target, params.initiate, tree)
+        flight = runtime.hand_over(target, number, tree, op)
         caller = threading.Thread(
             target=self._call, args=(target, flight, request_id), name="offload-native-call",
             daemon=True,
@@ -434,6 +423,16 @@ class NativeServer(_Server):
 
 
 _RUNTIME: list[_Runtime] = []
+#: The server of this child (events go to it, for the case it serves).
+_SERVER: list[_Server] = []
+#: The NDIS call of each completion method, for the harness's log.
+_CALLS = {
+    "initiate_offload_complete": "NdisMInitiateOffloadComplete",
+    "terminate_offload_complete": "NdisMTerminateOffloadComplete",
+    "update_offload_complete": "NdisMUpdateOffloadComplete",
+    "invalidate_offload_complete": "NdisMInvalidateOffloadComplete",
+    "query_offload_state_complete": "NdisMQueryOffloadStateComplete",
+}
 
 
 def start(library: Library) -> Any:

@@ -23,7 +23,7 @@
 #include "offload_harness.h"
 
 #define PYO_EVENTS 8192
-#define PYO_TREES 256
+#define PYO_TREES 4096
 
 enum {
     PYO_INITIATE_COMPLETE = 1,
@@ -110,13 +110,14 @@ NDIS_STATUS NdisSetOptionalHandlers(NDIS_HANDLE NdisHandle,
     return NDIS_STATUS_SUCCESS;
 }
 
-VOID NdisMInitiateOffloadComplete(NDIS_HANDLE NdisMiniportHandle,
-                                  PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST OffloadBlockList) {
+/* A completion of any of the five operations: the tree the pointer lies in (its root,
+ * or, wrongly, another of its blocks), its memory copied at its first completion of any
+ * kind, inside the completing call. */
+static void completed(int32_t kind, NDIS_HANDLE handle, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST list) {
     pthread_mutex_lock(&lock);
     int found = -1;
+    unsigned char *at = (unsigned char *)list;
     for (int i = 0; i < PYO_TREES; i++) {
-        /* The tree the pointer lies in (its root, or, wrongly, another of its blocks). */
-        unsigned char *at = (unsigned char *)OffloadBlockList;
         if (trees[i].root != NULL && at >= trees[i].base && at < trees[i].base + trees[i].size) {
             found = i;
             break;
@@ -124,22 +125,24 @@ VOID NdisMInitiateOffloadComplete(NDIS_HANDLE NdisMiniportHandle,
     }
     if (found >= 0 && trees[found].completions++ == 0)
         memcpy(trees[found].copy, trees[found].base, trees[found].size);
-    push(PYO_INITIATE_COMPLETE, found, NdisMiniportHandle, OffloadBlockList,
-         found >= 0 ? trees[found].serial : 0, 0);
+    push(kind, found, handle, list, found >= 0 ? trees[found].serial : 0, 0);
     pthread_mutex_unlock(&lock);
 }
 
+VOID NdisMInitiateOffloadComplete(NDIS_HANDLE h, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST l) {
+    completed(PYO_INITIATE_COMPLETE, h, l);
+}
 VOID NdisMTerminateOffloadComplete(NDIS_HANDLE h, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST l) {
-    queue(PYO_TERMINATE_COMPLETE, h, l, 0, 0);
+    completed(PYO_TERMINATE_COMPLETE, h, l);
 }
 VOID NdisMUpdateOffloadComplete(NDIS_HANDLE h, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST l) {
-    queue(PYO_UPDATE_COMPLETE, h, l, 0, 0);
+    completed(PYO_UPDATE_COMPLETE, h, l);
 }
 VOID NdisMInvalidateOffloadComplete(NDIS_HANDLE h, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST l) {
-    queue(PYO_INVALIDATE_COMPLETE, h, l, 0, 0);
+    completed(PYO_INVALIDATE_COMPLETE, h, l);
 }
 VOID NdisMQueryOffloadStateComplete(NDIS_HANDLE h, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST l) {
-    queue(PYO_QUERY_COMPLETE, h, l, 0, 0);
+    completed(PYO_QUERY_COMPLETE, h, l);
 }
 VOID NdisMOffloadEventIndicate(NDIS_HANDLE h, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST l, ULONG code) {
     queue(PYO_EVENT_INDICATE, h, l, code, 0);
@@ -477,7 +480,7 @@ static void crashed(int sig) {
         say(names[i]);
         say("\n");
         shown++;
-        if (strstr(names[i], "pyo_initiate") != NULL)
+        if (strstr(names[i], "pyo_request") != NULL)
             break;
     }
     if (names == NULL)
@@ -503,11 +506,28 @@ void pyo_on_crash(void) {
         sigaction(signals[i], &action, NULL);
 }
 
-/* Call the registered initiate handler (on the caller's thread). */
-int pyo_initiate(NDIS_HANDLE adapter, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST root) {
-    W_INITIATE_OFFLOAD_HANDLER handler = registered ? characteristics.InitiateOffloadHandler : NULL;
+/* Call the handler registered for operation (0 initiate, 1 terminate, 2 update,
+ * 3 invalidate, 4 query: the order of the characteristics) on the caller's thread;
+ * 0 when none is registered. */
+int pyo_request(int operation, NDIS_HANDLE adapter, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST root) {
+    W_INITIATE_OFFLOAD_HANDLER handler = NULL; /* the five typedefs have one signature */
+    if (registered) {
+        switch (operation) {
+        case 0: handler = characteristics.InitiateOffloadHandler; break;
+        case 1: handler = characteristics.TerminateOffloadHandler; break;
+        case 2: handler = characteristics.UpdateOffloadHandler; break;
+        case 3: handler = characteristics.InvalidateOffloadHandler; break;
+        case 4: handler = characteristics.QueryOffloadHandler; break;
+        default: break;
+        }
+    }
     if (handler == NULL)
         return 0;
     handler(adapter, root);
     return 1;
+}
+
+/* Call the registered initiate handler (on the caller's thread). */
+int pyo_initiate(NDIS_HANDLE adapter, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST root) {
+    return pyo_request(0, adapter, root);
 }
