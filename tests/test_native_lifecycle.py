@@ -91,6 +91,28 @@ def test_the_c_example_completing_from_its_own_threads_is_conformant_under_xdist
     assert children_of(libraries["example-worker"]) == []
 
 
+@pytest.mark.parametrize("seed", ["1", "3"])
+def test_a_c_target_reusing_freed_memory_as_contexts_is_not_charged_for_it(
+    pytester: pytest.Pytester, libraries: dict[str, Path], seed: str
+) -> None:
+    # The example's contexts are its objects' addresses: after a terminate, malloc may
+    # hand the same address to the next object. A robustness case naming the terminated
+    # object must not then name the new one (lifecycle.md: "not reissued"); at these
+    # seeds it did, and LIFE-ROBUST-FAILURE charged the target.
+    result = pytester.runpytest_subprocess(
+        f"--offload-target=native:{libraries['example']}",
+        f"--offload-seed={seed}",
+        "--offload-budget=quick",
+        "--offload-rules=LIFE-ROBUST-FAILURE",
+        "--offload-strict",
+        "-p",
+        "no:cacheprovider",
+        timeout=600,
+    )
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    assert "PASSED" in line_of(result, "LIFE-ROBUST-FAILURE")
+
+
 def test_a_v1_c_target_registering_initiate_alone_certifies_for_the_ini_rules(
     pytester: pytest.Pytester, libraries: dict[str, Path]
 ) -> None:
