@@ -19,15 +19,17 @@ from hypothesis import given, settings
 from pytest_offload.harness.transports._messages import State, TcpCached, Tree
 from pytest_offload.harness.transports.native._build import build_harness
 from pytest_offload.harness.transports.native._library import Library
-from pytest_offload.harness.transports.native._requests import (
-    _FIELDS,
-    _UNIONS,
-    POISON_BYTE,
+from pytest_offload.harness.transports.native._readback import (
     NblNames,
     _value,
+    read_structures,
+)
+from pytest_offload.harness.transports.native._requests import (
+    FIELDS,
+    POISON_BYTE,
+    UNIONS,
     pack_request,
     poisoned_structures,
-    read_structures,
 )
 from pytest_offload.harness.transports.native._states import (
     neighbor_cached,
@@ -143,7 +145,7 @@ def _fields_poisoned(name: str, body: bytes, operation: Op) -> list[str]:
     """The fields of structure ``name`` whose bytes in ``body`` equal the poison."""
     poison = poisoned_structures((name,))
     raw = struct.pack("<II", len(poison), 0) + body
-    fields = _FIELDS[name] + (_UNIONS[operation] if name == _TCP[2] else ())
+    fields = FIELDS[name] + (UNIONS[operation] if name == _TCP[2] else ())
     found = []
     for field_name, offset, how in fields:
         if how in ("nbl", "chain", "address"):
