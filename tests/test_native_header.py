@@ -22,7 +22,12 @@ from pytest_offload.harness.transports.native._build import build_harness
 from pytest_offload.harness.transports.native._columns import pack
 from pytest_offload.harness.transports.native._library import Library
 from pytest_offload.harness.transports.native._target import _INITIATE
-from pytest_offload.model import TcpOffloadEventType, TcpUploadReason, iter_depth_first
+from pytest_offload.model import (
+    NdisStatus,
+    TcpOffloadEventType,
+    TcpUploadReason,
+    iter_depth_first,
+)
 from pytest_offload.strategies import tree_specs
 
 if TYPE_CHECKING:
@@ -151,12 +156,17 @@ def test_the_header_event_and_reason_values_are_the_suites(tmp_path: Path) -> No
     names = {**_EVENT_NAMES, **reasons}
     lines = ["#include <stdio.h>", "#include <ndischimney.h>", "int main(void) {"]
     lines += [f'    printf("{k} %d\\n", (int){v});' for k, v in names.items()]
+    # Every status the suite knows, as NDIS_STATUS_<NAME> (ndis.h).
+    lines += [
+        f'    printf("status.{m.name} %u\\n", (unsigned)NDIS_STATUS_{m.name});' for m in NdisStatus
+    ]
     lines += ["    return 0;", "}"]
     built = _compile(tmp_path, "\n".join(lines) + "\n", "-mms-bitfields")
     assert built.returncode == 0, built.stderr
     out = subprocess.run([str(tmp_path / "program")], capture_output=True, text=True, check=True)
     values = dict(line.split() for line in out.stdout.splitlines())
     expected = {m.name: m.value for m in (*TcpOffloadEventType, *TcpUploadReason)}
+    expected |= {f"status.{m.name}": m.value for m in NdisStatus}
     assert {k: int(v) for k, v in values.items()} == expected
 
 

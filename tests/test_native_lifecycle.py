@@ -15,6 +15,7 @@ from tests.test_native import BROKEN, EXAMPLE, GCC, ROOT, build, children_of, ru
 if TYPE_CHECKING:
     from pathlib import Path
 
+LIFECYCLE_RULES = "LIFE-*,TRM-*,UPD-*,QRY-*,INV-*"
 BROKEN_LIFECYCLE = ROOT / "tests" / "native_targets" / "broken_lifecycle.c"
 pytestmark = pytest.mark.skipif(GCC is None, reason="gcc is not installed (.ci/run installs it)")
 
@@ -31,8 +32,20 @@ BROKEN_BUILDS = {
     9: ("segfault", "LIFE-NO-RAISE", "SIGSEGV"),
     10: ("port-number", "LIFE-HOST-FIELDS-INTACT", "NDIS_MINIPORT_OFFLOAD_BLOCK_LIST.PortNumber"),
     11: ("wrong-completion", "LIFE-COMPLETE-ONCE", "update_offload_complete"),
+    12: ("garbage-ends", "TRM-SEND-DATA-ONCE", "send_data_head and send_data_tail set with no"),
 }
-LIFECYCLE_RULES = "LIFE-*,TRM-*,UPD-*,QRY-*,INV-*"
+#: BREAK value of broken_lifecycle.c -> (name, rules): conformant ways a review found
+#: judged wrongly (a burst of events dropped a completion; NBL statuses written before a
+#: terminate's completion were seen after it; a relinked NBL was a write after the
+#: initiate's completion).
+VARIANTS = {
+    13: ("event-burst", LIFECYCLE_RULES),
+    14: ("upload-status", "LIFE-HOST-FIELDS-INTACT,TRM-SEND-DATA-ONCE"),
+    15: (
+        "partial-upload",
+        "INI-NO-TOUCH-AFTER-COMPLETE,TRM-SEND-DATA-ONCE,LIFE-HOST-FIELDS-INTACT",
+    ),
+}
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +61,8 @@ def libraries(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "no-terminate": build(BROKEN, where / "libno_terminate.so", "-DBREAK=16"),
     }
     for value, (name, _, _) in BROKEN_BUILDS.items():
+        built[name] = build(BROKEN_LIFECYCLE, where / f"lib{name}.so", f"-DBREAK={value}")
+    for value, (name, _) in VARIANTS.items():
         built[name] = build(BROKEN_LIFECYCLE, where / f"lib{name}.so", f"-DBREAK={value}")
     return built
 
@@ -151,3 +166,22 @@ def test_each_broken_lifecycle_in_c_is_caught_with_its_rule(
     assert "Traceback" not in output
     assert "Replay: pytest --offload-target=native:" in output
     assert children_of(libraries[name]) == []
+
+
+@pytest.mark.parametrize("value", list(VARIANTS), ids=[v[0] for v in VARIANTS.values()])
+@pytest.mark.parametrize("seed", ["1", "2"])
+def test_each_conformant_variant_in_c_passes(
+    pytester: pytest.Pytester, libraries: dict[str, Path], value: int, seed: str
+) -> None:
+    name, rules = VARIANTS[value]
+    result = pytester.runpytest_subprocess(
+        f"--offload-target=native:{libraries[name]}",
+        f"--offload-seed={seed}",
+        "--offload-budget=quick",
+        f"--offload-rules={rules}",
+        "-p",
+        "no:cacheprovider",
+        timeout=600,
+    )
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    result.stdout.fnmatch_lines(["offload verdict: CONFORMANT"])

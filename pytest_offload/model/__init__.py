@@ -14,6 +14,7 @@ from pytest_offload.model._lifecycle import HALF_CLOSED as HALF_CLOSED
 from pytest_offload.model._lifecycle import LIFECYCLE_OPERATIONS as LIFECYCLE_OPERATIONS
 from pytest_offload.model._lifecycle import MANDATORY_REASONS as MANDATORY_REASONS
 from pytest_offload.model._lifecycle import NATIVE_VLAN_POISON as NATIVE_VLAN_POISON
+from pytest_offload.model._lifecycle import NATIVE_WORD_POISON as NATIVE_WORD_POISON
 from pytest_offload.model._lifecycle import POISON as POISON
 from pytest_offload.model._lifecycle import REQUEST_TYPES as REQUEST_TYPES
 from pytest_offload.model._lifecycle import TYPE_CLASSES as TYPE_CLASSES
@@ -81,6 +82,7 @@ __all__ = [
     "LIFECYCLE_OPERATIONS",
     "MANDATORY_REASONS",
     "NATIVE_VLAN_POISON",
+    "NATIVE_WORD_POISON",
     "NOT_OFFLOADABLE_STATES",
     "OFFLOADED_CODES",
     "POISON",

@@ -38,6 +38,7 @@ __all__ = [
     "LIFECYCLE_OPERATIONS",
     "MANDATORY_REASONS",
     "NATIVE_VLAN_POISON",
+    "NATIVE_WORD_POISON",
     "POISON",
     "REQUEST_TYPES",
     "TYPE_CLASSES",
@@ -184,6 +185,9 @@ POISON: Final = _Poison()
 #: 12 bits): the generator never offloads it, so a C target's query that leaves the
 #: field unwritten is told from one that writes it (readings.md, reading 20).
 NATIVE_VLAN_POISON: Final = 0xEDE
+#: The 32-bit value a native harness's poisoned ULONG holds: the generator never offloads
+#: it as a sequence number (a query or terminate echoes those).
+NATIVE_WORD_POISON: Final = 0xDEDEDEDE
 
 _COMBINED = (NeighborOffloadState, PathOffloadState, TcpOffloadState)
 

@@ -28,6 +28,11 @@
 #define BREAK_SEGFAULT 9          /* LIFE-NO-RAISE: SIGSEGV in terminate */
 #define BREAK_PORT_NUMBER 10      /* LIFE-HOST-FIELDS-INTACT: a host-owned field of a request */
 #define BREAK_WRONG_COMPLETION 11 /* LIFE-COMPLETE-ONCE: a query completed as an update */
+#define BREAK_GARBAGE_ENDS 12     /* TRM-SEND-DATA-ONCE: SendDataHead/Tail set, nothing chained */
+/* Not defects: conformant ways the suite once judged wrongly (each must pass). */
+#define VARIANT_EVENT_BURST 13    /* 10,000 events inside a query, before completing it */
+#define VARIANT_UPLOAD_STATUS 14  /* chained NBLs given UPLOAD_IN_PROGRESS before completing */
+#define VARIANT_PARTIAL_UPLOAD 15 /* the first NBL send-completed, the rest chained */
 
 #ifndef BREAK
 #define BREAK BREAK_NONE
@@ -122,7 +127,37 @@ static void Spawn(void *(*Fn)(void *), void *Argument) {
         pthread_detach(thread);
 }
 
+static VOID GarbageEnds(PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST b) {
+    PTCP_OFFLOAD_STATE_DELEGATED d = Delegated(b);
+    if (d != NULL && b->Status == NDIS_STATUS_SUCCESS && b->NetBufferListChain == NULL)
+        d->SendDataHead = d->SendDataTail = (PNET_BUFFER_LIST)(uintptr_t)0x1234;
+}
+static VOID UploadStatus(PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST b) {
+    if (Delegated(b) != NULL)
+        for (PNET_BUFFER_LIST n = b->NetBufferListChain; n != NULL; n = NET_BUFFER_LIST_NEXT_NBL(n))
+            NET_BUFFER_LIST_STATUS(n) = NDIS_STATUS_UPLOAD_IN_PROGRESS;
+}
+static VOID PartialUpload(PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST b) {
+    PTCP_OFFLOAD_STATE_DELEGATED d = Delegated(b);
+    PNET_BUFFER_LIST first = b->NetBufferListChain;
+    if (d == NULL || b->Status != NDIS_STATUS_SUCCESS || first == NULL)
+        return;
+    b->NetBufferListChain = NET_BUFFER_LIST_NEXT_NBL(first); /* the rest, still in order */
+    d->SendDataHead = b->NetBufferListChain;
+    if (d->SendDataHead == NULL)
+        d->SendDataTail = NULL;
+    NET_BUFFER_LIST_NEXT_NBL(first) = NULL;
+    NET_BUFFER_LIST_STATUS(first) = NDIS_STATUS_UPLOAD_IN_PROGRESS;
+    Handlers->NdisTcpOffloadSendComplete(Miniport, first);
+}
+
 static VOID RouteTerminateComplete(NDIS_HANDLE Handle, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST Root) {
+    if (BREAK == BREAK_GARBAGE_ENDS)
+        Visit(Root, GarbageEnds);
+    if (BREAK == VARIANT_UPLOAD_STATUS)
+        Visit(Root, UploadStatus);
+    if (BREAK == VARIANT_PARTIAL_UPLOAD)
+        Visit(Root, PartialUpload);
     if (BREAK == BREAK_UNFILLED)
         Visit(Root, RestorePoison);
     if (BREAK == BREAK_UNSETTLED)
@@ -157,7 +192,19 @@ static VOID QueryPort(PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST b) {
         ((PTCP_OFFLOAD_STATE_CONST)(b + 1))->RemotePort ^= 1;
 }
 
+static VOID Burst(PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST b) {
+    if (b->MiniportOffloadContext == NULL || b->Status != NDIS_STATUS_SUCCESS || b->Header.Type < 13)
+        return;
+    PNDIS_TCP_OFFLOAD_EVENT_HANDLERS handlers = NULL;
+    if (NdisMGetOffloadHandlers(NULL, NdisTcpChimneyOffload, &handlers) != NDIS_STATUS_SUCCESS)
+        return;
+    for (int i = 0; i < 10000; i++) /* more than the harness's queue holds at once */
+        handlers->NdisTcpOffloadEventHandler(b->NdisOffloadHandle, TcpIndicateSendBacklogChange, 0);
+}
+
 static VOID RouteQueryComplete(NDIS_HANDLE Handle, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST Root) {
+    if (BREAK == VARIANT_EVENT_BURST)
+        Visit(Root, Burst);
     if (BREAK == BREAK_QUERY_PORT)
         Visit(Root, QueryPort);
     if (BREAK == BREAK_WRONG_COMPLETION) {

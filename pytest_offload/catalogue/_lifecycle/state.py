@@ -124,12 +124,12 @@ def delegated_settled(facts: RequestFacts, out: RuleOutcome) -> None:
             if getattr(got, n) != getattr(offloaded, n)
         ]
         if wrong:
-            why = "a quiet connection: nothing can have moved" if named.quiet else "no segment"
+            why = " and a quiet connection sends none" if named.quiet else ""
             out.violate(
                 named.position,
                 "; ".join(wrong),
                 f"{', '.join(names)} as offloaded",
-                f"{why} reached the target (H9)",
+                f"no segment reached the target{why} (H9)",
             )
 
 

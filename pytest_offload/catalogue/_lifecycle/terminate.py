@@ -63,6 +63,8 @@ def send_data_once(facts: RequestFacts, out: RuleOutcome) -> None:
         record = named.record
         assert record is not None
         if not record.sends:
+            if done is not None and facts.succeeded(named):
+                _check_no_ends(facts, named, out, hit=True)
             continue
         out.hit()
         if done is None:
@@ -139,6 +141,28 @@ def send_data_once(facts: RequestFacts, out: RuleOutcome) -> None:
             )
         if chain and success:
             _check_order(facts, named, chain, out)
+        elif success:
+            _check_no_ends(facts, named, out)
+
+
+def _check_no_ends(facts: RequestFacts, named: Named, out: Any, *, hit: bool = False) -> None:
+    """Nothing chained: send_data_head and send_data_tail are NULL (a host follows them).
+    ``hit``: a connection without send data, an opportunity only when it set them."""
+    state = facts.state_after(named)
+    ends = [
+        name
+        for name in ("send_data_head", "send_data_tail")
+        if getattr(state, name, None) not in (None, POISON)
+    ]
+    if not ends:
+        return
+    if hit:
+        out.hit()
+    out.violate(
+        named.position,
+        f"{' and '.join(ends)} set with no NBL chained",
+        "send_data_head and send_data_tail NULL when net_buffer_list_chain is",
+    )
 
 
 def _check_order(facts: RequestFacts, named: Named, chain: tuple[Any, ...], out: Any) -> None:

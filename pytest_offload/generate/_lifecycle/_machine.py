@@ -30,6 +30,7 @@ from pytest_offload.generate._lifecycle._steps import (
 )
 from pytest_offload.model import (
     LAYERS,
+    NATIVE_WORD_POISON,
     NeighborOffloadState,
     NeighborOffloadStateCached,
     NeighborOffloadStateConst,
@@ -58,7 +59,8 @@ if TYPE_CHECKING:
 __all__ = ["machine_for", "offload_plans"]
 
 T = OffloadStateType
-_U32 = st.integers(0, 0xFFFFFFFF)
+#: A sequence number; never the native harness's poison word (a terminate echoes it).
+_U32 = st.integers(0, 0xFFFFFFFF).filter(lambda v: v != NATIVE_WORD_POISON)
 _TIMER_OFF = 0xFFFFFFFF
 #: Query types per layer: combined first, then each class.
 _QUERY_TYPES = {
@@ -154,6 +156,8 @@ def _tcp(draw: Any, caps: OffloadCapabilities) -> TcpPlan:
     send = () if quiet else tuple(draw(st.lists(st.integers(1, 64), min_size=1, max_size=2)))
     ahead = 0 if quiet else draw(st.integers(0, 3000))
     nxt = (una + ahead) & 0xFFFFFFFF
+    if nxt == NATIVE_WORD_POISON:
+        nxt = (nxt + 1) & 0xFFFFFFFF  # one byte more in flight
     buffered: tuple[NetBufferList, ...] = ()
     if draw(st.integers(0, 3)) == 0:
         from pytest_offload.model import NetBufferList  # noqa: PLC0415

@@ -404,10 +404,14 @@ def _reserved(tree: Tree, n: int) -> array[int] | None:
 
 
 def read_image(
-    packed: PackedTree, image: ctypes.Array[ctypes.c_char], library: Library
+    packed: PackedTree,
+    image: ctypes.Array[ctypes.c_char],
+    library: Library,
+    mask: ctypes.Array[ctypes.c_char] | None = None,
 ) -> tuple[Image, list[tuple[int, int]], int]:
     """The protocol image of ``image`` (a copy of the tree's memory), and the runs of
-    bytes written outside what is the target's (with how many there are in all)."""
+    bytes written outside what is the target's (with how many there are in all; ``mask``:
+    the bytes that are, when not the tree's own mask)."""
     h = library.harness
     n = packed.count
     status = array("I", bytes(4 * n))
@@ -447,6 +451,9 @@ def read_image(
         if changed:
             result.nbl_statuses = changed
     runs, total = library.diff(
-        _address(packed.handed), _address(image), _address(packed.mask), packed.size
+        _address(packed.handed),
+        _address(image),
+        _address(packed.mask if mask is None else mask),
+        packed.size,
     )
     return result, runs, total

@@ -34,7 +34,6 @@ INVALIDATE_COMPLETE = 5
 QUERY_COMPLETE = 6
 EVENT_INDICATE = 7
 TCP_EVENT = 8
-OVERFLOW = 9
 SECOND_REGISTRATION = 10
 #: The completion event kinds, by the protocol method each stands for.
 COMPLETION_METHODS = {

@@ -28,7 +28,6 @@ from pytest_offload.harness.transports._messages import (
 from pytest_offload.harness.transports.native._library import (
     COMPLETION_METHODS,
     EVENT_INDICATE,
-    OVERFLOW,
     SECOND_REGISTRATION,
     SEND_COMPLETE,
     TCP_EVENT,
@@ -89,6 +88,8 @@ class Flight:
     index: int
     serial: int
     operation: OffloadOperation = OffloadOperation.INITIATE
+    #: The mask a later image is read with (``None``: the tree's own).
+    late_read: ctypes.Array[ctypes.c_char] | None = None
     completions: int = 0
     regions: list[tuple[int, int, int, str]] | None = None
     starts: list[int] | None = None
@@ -123,12 +124,16 @@ class Runtime:
         # After the completion every byte is watched, NBL statuses included (the suite
         # judges those: INI-SEND-DATA-KEPT-ON-FAILURE), except the Next links of send
         # data: a miniport relinks NBLs it completes (a part of a chain, another order).
-        late_mask = None
+        late_mask = late_read = None
         if tree.nbls:
             late_mask = ctypes.create_string_buffer(tree.size)
             ctypes.memset(late_mask, 1, tree.size)
+            # What a later image names as written outside the target's fields: the
+            # tree's mask, the Next links of send data exempt as well.
+            late_read = (ctypes.c_char * tree.size).from_buffer_copy(tree.mask)
             for offset, _, _ in tree.nbls:
                 ctypes.memset(ctypes.addressof(late_mask) + offset, 0, 8)
+                ctypes.memset(ctypes.addressof(late_read) + offset, 0, 8)
         index, serial = self.library.register(
             tree.root, tree.base, tree.size, ctypes.addressof(copy)
         )
@@ -137,6 +142,7 @@ class Runtime:
         flight = Flight(
             target, initiate, tree, copy, tree.handed, late_mask, index, serial, operation
         )
+        flight.late_read = late_read
         with self.lock:
             self.flights[index] = flight
             for offset, wire, _ in tree.nbls:
@@ -190,8 +196,6 @@ class Runtime:
                 f"NdisMOffloadEventIndicate with {event.pointer:#x}, code {event.info:#x}: "
                 "no rule judges neighbor and path indications"
             )
-        elif kind == OVERFLOW:
-            log(f"{event.info} calls into the harness were dropped (its queue was full)")
         elif kind == SECOND_REGISTRATION:
             log("NdisSetOptionalHandlers was called again: the new handlers are used")
 
@@ -254,15 +258,30 @@ class Runtime:
             image = ctypes.create_string_buffer(flight.tree.size)
             self.library.copy_now(flight.index, ctypes.addressof(image))
         flight.last = image
+        if flight.operation is not OffloadOperation.INITIATE:
+            # What the target wrote into its case's initiate trees before this completion
+            # (a terminate's NBL statuses, their Next links) reaches the suite first: the
+            # watch would see it only after the completion, as a write after it.
+            with self.lock:
+                initiates = [
+                    f
+                    for f in self.flights.values()
+                    if f.target is flight.target and f.operation is OffloadOperation.INITIATE
+                ]
+            self._watch(initiates)
         flight.target.send_image(
             flight, image, written=False, completed_with=completed_with, method=method
         )
 
-    def _watch(self) -> None:
-        """Compare each completed tree with what was last reported; report changes."""
-        with self.lock:
-            completed = [f for f in self.flights.values() if f.completions]
-        for flight in completed:
+    def _watch(self, flights: list[Flight] | None = None) -> None:
+        """Compare each completed tree (of ``flights``: every one) with what was last
+        reported; report changes."""
+        if flights is None:
+            with self.lock:
+                flights = list(self.flights.values())
+        for flight in flights:
+            if not flight.completions:
+                continue
             watched = None if flight.late_mask is None else ctypes.addressof(flight.late_mask)
             _, total = self.library.diff(
                 flight.tree.base, ctypes.addressof(flight.last), watched, flight.tree.size, 1

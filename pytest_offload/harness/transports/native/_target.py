@@ -95,7 +95,8 @@ class NativeTarget:
         completed_with: str | None = None,
         method: str = "initiate_offload_complete",
     ) -> None:
-        image, runs, total = read_image(flight.tree, memory, self.runtime.library)
+        mask = flight.late_read if written else None
+        image, runs, total = read_image(flight.tree, memory, self.runtime.library, mask)
         if flight.operation is not OffloadOperation.INITIATE:
             fill_image(image, flight.tree, memory.raw, flight.operation, self.nbl_names)
         if runs:

@@ -34,7 +34,6 @@ enum {
     PYO_QUERY_COMPLETE = 6,
     PYO_EVENT_INDICATE = 7,
     PYO_TCP_EVENT = 8,
-    PYO_OVERFLOW = 9,
     PYO_SECOND_REGISTRATION = 10,
 };
 
@@ -61,19 +60,20 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t arrived = PTHREAD_COND_INITIALIZER;
 static pyo_event events[PYO_EVENTS];
 static unsigned head, count;
-static unsigned overflowed;
 static pyo_tree trees[PYO_TREES];
 static NDIS_PROVIDER_CHIMNEY_OFFLOAD_GENERIC_CHARACTERISTICS characteristics;
 static int registered;
 static uint64_t serials;
 
+static pthread_cond_t drained = PTHREAD_COND_INITIALIZER;
+
 static void push(int32_t kind, int32_t tree, void *handle, void *pointer, uint64_t info,
                  uint64_t info2) {
-    /* called with the lock held */
-    if (count == PYO_EVENTS) {
-        overflowed++;
-        return;
-    }
+    /* called with the lock held. A full queue makes the caller wait for the dispatcher
+     * (NDIS takes every call; none is dropped): the dispatcher never calls the target,
+     * so it always drains. */
+    while (count == PYO_EVENTS)
+        pthread_cond_wait(&drained, &lock);
     pyo_event *e = &events[(head + count) % PYO_EVENTS];
     e->kind = kind;
     e->tree = tree;
@@ -246,7 +246,7 @@ int pyo_wait(int timeout_ms, pyo_event *out) {
         until.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&lock);
-    while (count == 0 && overflowed == 0) {
+    while (count == 0) {
         if (pthread_cond_timedwait(&arrived, &lock, &until) != 0)
             break;
     }
@@ -256,12 +256,7 @@ int pyo_wait(int timeout_ms, pyo_event *out) {
         head = (head + 1) % PYO_EVENTS;
         count--;
         got = 1;
-    } else if (overflowed > 0) {
-        memset(out, 0, sizeof *out);
-        out->kind = PYO_OVERFLOW;
-        out->info = overflowed;
-        overflowed = 0;
-        got = 1;
+        pthread_cond_broadcast(&drained);
     }
     pthread_mutex_unlock(&lock);
     return got;
