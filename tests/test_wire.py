@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from pytest_offload import NdisStatus, OffloadBlockList, Role, iter_depth_first
 from pytest_offload.cli import main
+from pytest_offload.harness import take_snapshot
 from pytest_offload.harness.transports import protocol_schema
 from pytest_offload.harness.transports._codec import (
     PointerTable,
@@ -28,6 +29,7 @@ from pytest_offload.harness.transports._codec import (
     pointers_from_wire,
     status_from_wire,
 )
+from pytest_offload.harness.transports._handover import fixed_width_pointers
 from pytest_offload.harness.transports._messages import (
     Image,
     InitiateCompleteParams,
@@ -185,6 +187,53 @@ def test_pointers_travel_as_strings_and_keep_every_bit() -> None:
     for bad in ("31", "0x", "0x" + "1" * 17, "0x1\n0x2", "0xg"):
         with pytest.raises(WireError, match=r"not a pointer|malformed"):
             pointers_from_wire([bad])
+
+
+@settings(max_examples=80, deadline=None)
+@given(trees)
+def test_the_hand_over_snapshot_gives_the_same_wire_tree_as_the_blocks(
+    root: OffloadBlockList,
+) -> None:
+    # The process transport encodes from the host's snapshot (_handover); the general
+    # path reads the blocks. Both must send the very same bytes.
+    for block, *_ in iter_depth_first(root):
+        block.status = NdisStatus.PENDING  # as the host hands a tree over
+    snapshot = take_snapshot(root)
+    sent = []
+    for given_snapshot in (None, snapshot):
+        table, ids = PointerTable(), {}  # type: ignore[var-annotated]
+        fresh = itertools.count(1).__next__
+        wire, nbls = encode_tree(snapshot.blocks, table, ids, fresh, snapshot=given_snapshot)
+        sent.append(
+            msgspec.json.encode(InitiateParams(1, wire), enc_hook=nbl_hook(ids, fresh, nbls))
+        )
+    assert sent[0] == sent[1]
+
+
+@given(
+    st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=40),
+    st.integers(1, 16),
+    st.booleans(),
+)
+def test_pointers_of_one_width_parse_in_bulk_as_one_by_one(
+    values: list[int], digits: int, upper: bool
+) -> None:
+    texts = [f"0x{v & (16**digits - 1):0{digits}x}" for v in values]
+    if upper:
+        texts = ["0x" + t[2:].upper() for t in texts]
+    assert fixed_width_pointers(texts) == [int(t, 16) for t in texts]
+    assert pointers_from_wire(texts) == [int(t, 16) for t in texts]
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [["0x1", "0x22"], ["0x1x"], ["0x 1"], ["1x11"], [" 0x1"], ["0x_1"], ["0X11"],
+     ["0x\n1", "0x1\n"], ["0x", "0x"], ["0x" + "1" * 17], ["0xg1"], ["0x1", None]],
+)  # fmt: skip
+def test_the_bulk_pointer_parser_leaves_anything_else_to_the_checking_one(
+    texts: list[str],
+) -> None:
+    assert fixed_width_pointers(texts) is None
 
 
 def test_a_block_position_out_of_range_or_a_short_column_is_a_wire_error() -> None:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HOST_FIELD_NAMES",
     "NO_SLOT",
+    "NULL_PAIR",
     "TARGET_FIELD_NAMES",
     "TreeImage",
     "TreeSnapshot",
@@ -65,7 +66,9 @@ _GETTERS = {name: attrgetter(name) for name in (*HOST_FIELD_NAMES, *TARGET_FIELD
 _get_status = attrgetter("status")
 #: Copies of reserved arrays that hold common contents are shared, so that comparing two
 #: images finds an untouched array by identity instead of element by element.
-_INTERNED: dict[object, object] = {(None, None): (None, None), (None,): (None,), (): ()}
+#: Two NULL words: what an untouched reserved array reads as in every image.
+NULL_PAIR: tuple[None, None] = (None, None)
+_INTERNED: dict[object, object] = {NULL_PAIR: NULL_PAIR, (None,): (None,), (): ()}
 
 
 class _Deleted:
@@ -142,6 +145,17 @@ class TreeImage:
     def states(self) -> list[object]:
         """The state object of every block (``None`` for placeholders and linkers)."""
         return self.host_columns[3]
+
+    @property
+    def slots(self) -> list[object]:
+        """The ``miniport_offload_context`` slot object of every block (``None`` for a
+        placeholder)."""
+        return self.host_columns[4]
+
+    @property
+    def handles(self) -> list[object]:
+        """The ``ndis_offload_handle`` of every block."""
+        return self.host_columns[5]
 
     @property
     def chains(self) -> list[object]:

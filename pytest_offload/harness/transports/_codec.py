@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import operator
 import re
+from collections import deque
 from dataclasses import replace
 from itertools import compress, repeat
 from operator import attrgetter, is_not
@@ -24,6 +25,7 @@ import msgspec
 
 from pytest_offload.harness._observation import MemoryWrite
 from pytest_offload.harness._snapshot import HOST_FIELD_NAMES, TARGET_FIELD_NAMES
+from pytest_offload.harness.transports import _handover as handover
 from pytest_offload.harness.transports._messages import (
     POINTER_PATTERN,
     Image,
@@ -69,7 +71,7 @@ from pytest_offload.model import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     from pytest_offload.harness._snapshot import TreeSnapshot
 
@@ -125,6 +127,9 @@ def pointers_from_wire(texts: list[str]) -> list[int]:
     """
     if not texts:
         return []
+    fast = handover.fixed_width_pointers(texts)
+    if fast is not None:
+        return fast
     try:
         if _POINTERS.fullmatch("\n".join(texts) + "\n") is not None:
             return list(map(int, texts, repeat(16)))
@@ -344,6 +349,8 @@ _ANY_STATE = _STATE_TYPES | frozenset(
     }
 )
 _HEX = hex  # "0x..." in lower case, at C speed
+#: Runs an iterator of calls to the end at C speed, keeping none of their results.
+_drain: Callable[[Iterable[Any]], None] = deque[Any](maxlen=0).extend
 
 
 def _ints(values: list[object], default: int) -> list[int]:
@@ -359,11 +366,14 @@ def _ints(values: list[object], default: int) -> list[int]:
 
 def _pointers(values: list[object], table: PointerTable) -> list[str | None]:
     """The wire pointers of a column of values; NULL stays null."""
+    kinds = set(map(type, values))
+    if kinds == {object}:  # the host's handles, every block one: named by their address
+        return list(map(_HEX, map(id, values)))
     mask = list(map(is_not, values, repeat(None)))
     chosen = list(compress(values, mask))
     if not chosen:
         return [None] * len(values)
-    if set(map(type, chosen)) == {object}:
+    if kinds == {object, type(None)}:
         # The host's handles: bare objects, named by their address (unique while the tree
         # holds them); an image that echoes one is mapped back through the blocks
         # (apply_image), so it comes back as the same object.
@@ -401,6 +411,24 @@ def _links(values: list[object], position: dict[int, int]) -> list[int | None]:
     return list(map(position.get, map(id, values)))  # None (id(None)) is never a block
 
 
+def _wire_chains(
+    chains: list[object], nbl_ids: dict[int, int], next_nbl: Any
+) -> tuple[list[list[WireNbl] | None], dict[int, NetBufferList]]:
+    """Each block's send data as wire NBLs, and the NBLs by wire id."""
+    nbls: dict[int, NetBufferList] = {}
+    wire_chains: list[list[WireNbl] | None] = [None] * len(chains)
+    for i in compress(range(len(chains)), map(is_not, chains, repeat(None))):
+        wire_chain = []
+        for nbl in chains[i]:  # type: ignore[attr-defined]
+            nid = nbl_ids.get(id(nbl))
+            if nid is None:
+                nid = nbl_ids[id(nbl)] = next_nbl()
+            nbls[nid] = nbl
+            wire_chain.append(WireNbl(nid, nbl.data, _u32(nbl.status)))
+        wire_chains[i] = wire_chain
+    return wire_chains, nbls
+
+
 def encode_tree(
     blocks: Sequence[OffloadBlockList],
     table: PointerTable,
@@ -418,8 +446,8 @@ def encode_tree(
     """
     blocks = list(blocks)
     n = len(blocks)
-    position = dict(zip(map(id, blocks), range(n), strict=True))
-    # The host's hand-over snapshot already holds every field as a column: reuse it.
+    # The host's hand-over snapshot already holds every field as a column, and the links
+    # as positions: reuse them (._handover), else read the blocks.
     image = snapshot.image if snapshot is not None else None
     recorded: dict[str, list[object]] = {}
     if image is not None:
@@ -431,48 +459,44 @@ def encode_tree(
         found = recorded.get(name)
         return found if found is not None else list(map(_GET[name], blocks))
 
-    slots = column("miniport_offload_context")
-    values: list[object] = [None] * n
-    has_slot = list(map(is_not, slots, repeat(None)))
-    for i in compress(range(n), has_slot):
-        values[i] = slots[i].value  # type: ignore[attr-defined]
-    nbls: dict[int, NetBufferList] = {}
+    if snapshot is not None:
+        next_block, dependent = handover.links(snapshot)
+        has_slot, values = handover.slot_values(snapshot)
+    else:
+        position = dict(zip(map(id, blocks), range(n), strict=True))
+        next_block = _links(column("next_block"), position)
+        dependent = _links(column("dependent_block_list"), position)
+        slots = column("miniport_offload_context")
+        values = [None] * n
+        has_slot = list(map(is_not, slots, repeat(None)))
+        for i in compress(range(n), has_slot):
+            values[i] = slots[i].value  # type: ignore[attr-defined]
     chains = column("net_buffer_list_chain")
-    wire_chains: list[list[WireNbl] | None] = [None] * n
-    for i in compress(range(n), map(is_not, chains, repeat(None))):
-        wire_chain = []
-        for nbl in chains[i]:  # type: ignore[attr-defined]
-            nid = nbl_ids.get(id(nbl))
-            if nid is None:
-                nid = nbl_ids[id(nbl)] = next_nbl()
-            nbls[nid] = nbl
-            wire_chain.append(WireNbl(nid, nbl.data, _u32(nbl.status)))
-        wire_chains[i] = wire_chain
-    tree = Tree(
-        n,
-        _ints(column("state_type"), 0xFFFFFFFF),
-        _links(column("next_block"), position),
-        _links(column("dependent_block_list"), position),
-        has_slot,
-        _pointers(values, table),
-        _pointers(column("ndis_offload_handle"), table),
-        *_state_table(column("state"), structures=structures),
+    no_chains = handover.all_none(chains)
+    wire_chains, nbls = ([], {}) if no_chains else _wire_chains(chains, nbl_ids, next_nbl)
+    types = column("state_type")
+    state_type = handover.state_types(types) or _ints(types, 0xFFFFFFFF)
+    contexts: list[str | None] = (
+        [None] * n if handover.all_none(values) else _pointers(values, table)
     )
+    handles = _pointers(column("ndis_offload_handle"), table)
+    state, states = _state_table(column("state"), structures=structures)
+    tree = Tree(n, state_type, next_block, dependent, has_slot, contexts, handles, state, states)
     # The columns that hold their default for every block stay off the wire.
     statuses = column("status")
-    if not all(map(operator.is_, statuses, repeat(NdisStatus.PENDING))):
+    if not handover.all_pending(statuses):
         tree.status = _ints(statuses, 0)
     sources = column("source_handle")
-    if not all(map(operator.is_, sources, repeat(None))):
+    if not handover.all_none(sources):
         tree.source_handle = _pointers(sources, table)
     ports = column("port_number")
     if any(ports):
         tree.port_number = _ints(ports, 0)
     for name in ("protocol_reserved", "miniport_reserved", "im_reserved", "scratch"):
         words = column(name)
-        if not _unused(words):
+        if not handover.all_null_pairs(words) and not _unused(words):
             setattr(tree, name, _words(words, table))
-    if any(map(is_not, chains, repeat(None))):
+    if not no_chains:
         tree.net_buffer_list_chain = wire_chains
     return tree, nbls
 
@@ -607,8 +631,11 @@ def apply_image(
     blocks: Sequence[OffloadBlockList],
     nbls: dict[int, NetBufferList],
     table: PointerTable,
+    slots: list[object] | None = None,
 ) -> None:
-    """Write what a target sent onto the blocks it handed over.
+    """Write what a target sent onto the blocks it handed over (``slots``: their context
+    slots as handed over, the hand-over snapshot's column, when every block still has
+    the same; read from the blocks otherwise).
 
     Raises:
         WireError: a column of the wrong length, a link out of range, an NBL that is not
@@ -627,13 +654,9 @@ def apply_image(
             if entry.id not in nbls:
                 raise WireError(f"the image writes the status of NBL {entry.id}, not in the tree")
     contexts = None if image.context is unset else _contexts(image.context, table)
-    statuses = image.status
-    if min(statuses, default=0) < 0:
-        statuses = [v & 0xFFFFFFFF for v in statuses]
-    members = list(map(_MEMBERS.get, statuses, statuses))
-    list(map(setattr, blocks, repeat("status"), members))
+    _apply_statuses(image.status, blocks)
     if contexts is not None:
-        _apply_contexts(contexts, blocks, table)
+        _apply_contexts(contexts, blocks, slots)
     for name in ("miniport_reserved", "scratch", "protocol_reserved", "im_reserved"):
         column = getattr(image, name)
         if column is not unset:
@@ -687,6 +710,17 @@ def apply_image(
                 nbl.status = status
 
 
+def _apply_statuses(statuses: list[int], blocks: Sequence[OffloadBlockList]) -> None:
+    if min(statuses, default=0) < 0:
+        statuses = [v & 0xFFFFFFFF for v in statuses]
+    n = len(statuses)
+    if statuses and statuses.count(statuses[0]) == n:  # one status for all, as is common
+        members: Any = repeat(_MEMBERS.get(statuses[0], statuses[0]), n)
+    else:
+        members = map(_MEMBERS.get, statuses, statuses)
+    _drain(map(setattr, blocks, repeat("status"), members))
+
+
 def _states_from_wire(
     column: list[State | None],
     blocks: Sequence[OffloadBlockList],
@@ -711,11 +745,16 @@ def _states_from_wire(
     ]
 
 
-def _contexts(column: list[str | None], table: PointerTable) -> tuple[list[int], list[object]]:
+def _contexts(column: list[str | None], table: PointerTable) -> tuple[Sequence[int], list[object]]:
     """The positions given a context and the context values (checked; none written)."""
     mask = list(map(is_not, column, repeat(None)))
-    present = list(compress(range(len(column)), mask))
-    values = pointers_from_wire(list(compress(column, mask)))  # type: ignore[arg-type]
+    present: Sequence[int]
+    if all(mask):  # the common case: a context for every block that has a slot
+        present = range(len(column))
+        values = pointers_from_wire(column)  # type: ignore[arg-type]
+    else:
+        present = list(compress(range(len(column)), mask))
+        values = pointers_from_wire(list(compress(column, mask)))  # type: ignore[arg-type]
     table.saw(values)
     objects = table._objects
     if not objects:
@@ -724,14 +763,25 @@ def _contexts(column: list[str | None], table: PointerTable) -> tuple[list[int],
 
 
 def _apply_contexts(
-    found: tuple[list[int], list[object]], blocks: Sequence[OffloadBlockList], table: PointerTable
+    found: tuple[Sequence[int], list[object]],
+    blocks: Sequence[OffloadBlockList],
+    handed_slots: list[object] | None = None,
 ) -> None:
     present, contexts = found
     if not present:
         return
-    slots = list(map(_GET["miniport_offload_context"], map(blocks.__getitem__, present)))
+    getter = _GET["miniport_offload_context"]
+    slots: list[Any]
+    if len(present) == len(blocks):
+        if handed_slots is not None and None not in handed_slots:
+            # No placeholder, so apply_image never gave a block a slot: the same objects.
+            _drain(map(setattr, handed_slots, repeat("value"), contexts))
+            return
+        slots = list(map(getter, blocks))
+    else:
+        slots = list(map(getter, map(blocks.__getitem__, present)))
     if None not in slots:  # the common case: new offloads and linkers
-        list(map(setattr, slots, repeat("value"), contexts))
+        _drain(map(setattr, slots, repeat("value"), contexts))
         return
     for i, slot, value in zip(present, slots, contexts, strict=True):
         if slot is None:

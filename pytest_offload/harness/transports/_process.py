@@ -30,6 +30,7 @@ import msgspec
 from pytest_offload._version import __version__
 from pytest_offload.harness._errors import TargetLoadError
 from pytest_offload.harness._observation import RaisedError, TargetCrashed
+from pytest_offload.harness.transports import _handover as handover
 from pytest_offload.harness.transports._child import (
     BASE_LIMIT,
     PER_BLOCK_LIMIT,
@@ -161,6 +162,8 @@ class _Record:
     returned: bool = False
     completed: bool = False
     call: Any = None
+    #: The blocks' context slots as handed over (the snapshot's column), if known.
+    slots: list[object] | None = None
 
     def pending(self) -> PendingInitiate | None:
         return self.case.host.pending_for(self.root)
@@ -464,11 +467,18 @@ class ProcessTargetFactory:
             op in case.capabilities.operations for op in LIFECYCLE_OPERATIONS
         ):
             # Events name connections by these (sent as the addresses of the host's objects).
-            case.handles.update((id(h), h) for h in map(_HANDLE, blocks) if type(h) is object)
+            handles = snapshot.image.handles if snapshot is not None else None
+            if handles is not None and handover.all_objects(handles):
+                case.handles.update(zip(map(id, handles), handles, strict=True))
+            else:
+                objects = (h for h in map(_HANDLE, blocks) if type(h) is object)
+                case.handles.update((id(h), h) for h in objects)
         with self._lock:
             initiate = next(self._initiates)
             self._issued = initiate
             record = _Record(initiate, case, root, blocks, nbls, operation)
+            if snapshot is not None:
+                record.slots = snapshot.image.slots
             case.records.append(record)
             self._records[initiate] = record
             queued, case.queued = case.queued, []
@@ -663,7 +673,7 @@ class ProcessTargetFactory:
             nbls = {k: v for r in record.case.records for k, v in r.nbls.items()}
             nbls.update(record.case.foreign_nbls)
         writes = memory_writes(params.image, len(record.blocks), late=written or record.completed)
-        apply_image(params.image, record.blocks, nbls, record.case.table)
+        apply_image(params.image, record.blocks, nbls, record.case.table, record.slots)
         if record.operation != "initiate":
             record.case.foreign_nbls.update(nbls)
         pending = record.pending()
