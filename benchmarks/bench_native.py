@@ -42,7 +42,7 @@ from pytest_offload.harness.transports.native import include_dir
 from pytest_offload.harness.transports.native._build import build_harness
 from pytest_offload.harness.transports.native._columns import PackedTree, pack, read_image
 from pytest_offload.harness.transports.native._library import Library
-from pytest_offload.harness.transports.native._target import _INITIATE
+from pytest_offload.harness.transports.native._wire import decode_initiate
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _as_the_child_receives(blocks: list[Any]) -> Any:
     """The tree's columns as the native child decodes them from the suite's message."""
     params = msgspec.json.decode(_encode(blocks), type=dict[str, msgspec.Raw])["params"]
-    return _INITIATE.decode(params).tree
+    return decode_initiate(params).tree
 
 
 def memory(size: int, rounds: int) -> dict[str, float]:
@@ -77,8 +77,12 @@ def memory(size: int, rounds: int) -> dict[str, float]:
     steps: dict[str, list[float]] = {
         "traversal": [], "marshal": [], "read_back": [], "ratio": []
     }  # fmt: skip
+    tree = copy = None
     for _ in range(rounds):
         base = _timed(lambda: bare_traversal(root), 10)
+        # The last round's tree is released first, as a case's trees are (its buffers
+        # go back to the arena: a run of big trees recycles them; the first pays faults).
+        del tree, copy
         start = time.perf_counter()
         tree = pack(wire, library)
         packed = time.perf_counter() - start

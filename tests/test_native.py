@@ -85,10 +85,15 @@ def libraries(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return built
 
 
-def run(pytester: pytest.Pytester, library: Path | str, *args: str) -> pytest.RunResult:
+def run(
+    pytester: pytest.Pytester, library: Path | str, *args: str, seed: str | None = None
+) -> pytest.RunResult:
+    """The suite against ``library`` in a subprocess (``seed``: another than SEED)."""
+    chosen = SEED if seed is None else f"--offload-seed={seed}"
     return pytester.runpytest_subprocess(
-        f"--offload-target=native:{library}", SEED, "-p", "no:cacheprovider", *args, timeout=600
-    )
+        f"--offload-target=native:{library}", chosen, "-p", "no:cacheprovider", *args,
+        timeout=600,
+    )  # fmt: skip
 
 
 def children_of(library: Path) -> list[int]:

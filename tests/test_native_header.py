@@ -21,7 +21,7 @@ from pytest_offload.harness.transports.native import LAYOUT, include_dir, state_
 from pytest_offload.harness.transports.native._build import build_harness
 from pytest_offload.harness.transports.native._columns import pack
 from pytest_offload.harness.transports.native._library import Library
-from pytest_offload.harness.transports.native._target import _INITIATE
+from pytest_offload.harness.transports.native._wire import decode_initiate
 from pytest_offload.model import (
     NdisStatus,
     TcpOffloadEventType,
@@ -279,7 +279,7 @@ def _as_the_child_receives(blocks: list[Any]) -> Any:
         InitiateRequest("2.0", 1, "initiate_offload", InitiateParams(1, tree)),
         enc_hook=nbl_hook(ids, counter.__next__, nbls),
     )
-    return _INITIATE.decode(
+    return decode_initiate(
         msgspec.json.decode(payload, type=dict[str, msgspec.Raw])["params"]
     ).tree
 

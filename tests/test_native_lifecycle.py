@@ -114,15 +114,13 @@ def test_a_c_target_reusing_freed_memory_as_contexts_is_not_charged_for_it(
     # hand the same address to the next object. A robustness case naming the terminated
     # object must not then name the new one (lifecycle.md: "not reissued"); at these
     # seeds it did, and LIFE-ROBUST-FAILURE charged the target.
-    result = pytester.runpytest_subprocess(
-        f"--offload-target=native:{libraries['example']}",
-        f"--offload-seed={seed}",
+    result = run(
+        pytester,
+        libraries["example"],
         "--offload-budget=quick",
         "--offload-rules=LIFE-ROBUST-FAILURE",
         "--offload-strict",
-        "-p",
-        "no:cacheprovider",
-        timeout=600,
+        seed=seed,
     )
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     assert "PASSED" in line_of(result, "LIFE-ROBUST-FAILURE")
@@ -174,14 +172,12 @@ def test_each_conformant_variant_in_c_passes(
     pytester: pytest.Pytester, libraries: dict[str, Path], value: int, seed: str
 ) -> None:
     name, rules = VARIANTS[value]
-    result = pytester.runpytest_subprocess(
-        f"--offload-target=native:{libraries[name]}",
-        f"--offload-seed={seed}",
+    result = run(
+        pytester,
+        libraries[name],
         "--offload-budget=quick",
         f"--offload-rules={rules}",
-        "-p",
-        "no:cacheprovider",
-        timeout=600,
+        seed=seed,
     )
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     result.stdout.fnmatch_lines(["offload verdict: CONFORMANT"])

@@ -25,6 +25,8 @@ typedef struct _REQUEST {
     PADAPTER Adapter;
     NAMED Named[MAX_NAMED];
     ULONG Count;
+    POFFLOADED_OBJECT Gone[MAX_NAMED]; /* what a terminate hands back */
+    ULONG GoneCount;
 } REQUEST, *PREQUEST;
 
 /* Every block depth-first, breadth-next: placeholders SUCCESS, named blocks collected
@@ -146,33 +148,27 @@ static VOID HandBack(PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST Block, POFFLOADED_OBJECT 
     Block->NetBufferListChain = Object->Sends;
 }
 
-static VOID TerminateAndComplete(PADAPTER Adapter, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST Root) {
+/* -- one request: every named block judged under the lock, then the completion --------- */
+
+typedef NDIS_STATUS (*JUDGE)(PREQUEST Request, PNAMED Named);
+typedef VOID (*COMPLETE)(NDIS_HANDLE MiniportAdapterHandle,
+                         PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST OffloadBlockList);
+
+static VOID Serve(PADAPTER Adapter, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST Root, JUDGE Judge,
+                  COMPLETE Complete) {
     PREQUEST request = calloc(1, sizeof *request);
-    POFFLOADED_OBJECT gone[MAX_NAMED];
-    ULONG goneCount = 0;
     if (request == NULL) {
-        NdisMTerminateOffloadComplete(Adapter->MiniportHandle, Root);
+        Complete(Adapter->MiniportHandle, Root); /* statuses left as they came */
         return;
     }
     request->Adapter = Adapter;
     pthread_mutex_lock(&Adapter->Lock);
     Collect(request, Root, 0, NULL);
-    for (ULONG i = 0; i < request->Count; i++) {
-        PNAMED n = &request->Named[i];
-        PUCHAR parts[3];
-        POFFLOADED_OBJECT o = n->Object;
-        if (o == NULL || LeavesDependents(Adapter, o) || !PartsOf(n->Block, o->Layer, parts) ||
-            parts[2] == NULL) {
-            n->Block->Status = NDIS_STATUS_FAILURE; /* this block alone */
-            continue;
-        }
-        HandBack(n->Block, o, parts[2]);
-        n->Block->Status = NDIS_STATUS_SUCCESS;
-        gone[goneCount++] = o;
-    }
+    for (ULONG i = 0; i < request->Count; i++)
+        request->Named[i].Block->Status = Judge(request, &request->Named[i]);
     Unmark(request);
-    for (ULONG i = 0; i < goneCount; i++) {
-        POFFLOADED_OBJECT o = gone[i];
+    for (ULONG i = 0; i < request->GoneCount; i++) { /* a terminate's: leave the tables */
+        POFFLOADED_OBJECT o = request->Gone[i];
         Unlink(Adapter, o);
         if (o->Layer == LayerTcp)
             Adapter->TcpCount--;
@@ -180,85 +176,63 @@ static VOID TerminateAndComplete(PADAPTER Adapter, PNDIS_MINIPORT_OFFLOAD_BLOCK_
             FreeVlan(Adapter, o);
     }
     pthread_mutex_unlock(&Adapter->Lock);
-    NdisMTerminateOffloadComplete(Adapter->MiniportHandle, Root);
-    for (ULONG i = 0; i < goneCount; i++) {
-        gone[i]->Magic = 0; /* the context is retired: never looked up again */
-        free(gone[i]);
+    Complete(Adapter->MiniportHandle, Root);
+    for (ULONG i = 0; i < request->GoneCount; i++) {
+        request->Gone[i]->Magic = 0; /* the context is retired: never looked up again */
+        free(request->Gone[i]);
     }
     free(request);
+}
+
+/* -- MiniportTerminateOffload --------------------------------------------------------- */
+
+static NDIS_STATUS Terminate(PREQUEST Request, PNAMED Named) {
+    PUCHAR parts[3];
+    POFFLOADED_OBJECT o = Named->Object;
+    if (o == NULL || LeavesDependents(Request->Adapter, o) ||
+        !PartsOf(Named->Block, o->Layer, parts) || parts[2] == NULL)
+        return NDIS_STATUS_FAILURE; /* this block alone */
+    HandBack(Named->Block, o, parts[2]);
+    Request->Gone[Request->GoneCount++] = o; /* freed after the completion */
+    return NDIS_STATUS_SUCCESS;
 }
 
 /* -- MiniportUpdateOffload ------------------------------------------------------------ */
 
-static VOID UpdateAndComplete(PADAPTER Adapter, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST Root) {
-    PREQUEST request = calloc(1, sizeof *request);
-    if (request == NULL) {
-        NdisMUpdateOffloadComplete(Adapter->MiniportHandle, Root);
-        return;
+static NDIS_STATUS Update(PREQUEST Request, PNAMED Named) {
+    POFFLOADED_OBJECT o = Named->Object;
+    PUCHAR parts[3];
+    if (o == NULL || !PartsOf(Named->Block, o->Layer, parts))
+        return NDIS_STATUS_FAILURE;
+    if (parts[1] == NULL || parts[0] != NULL) {
+        /* No new cached state: only a neighbor anchoring a relink comes so. */
+        return o->Layer == LayerNeighbor && Named->Block->DependentBlockList != NULL
+                   ? NDIS_STATUS_SUCCESS
+                   : NDIS_STATUS_FAILURE;
     }
-    request->Adapter = Adapter;
-    pthread_mutex_lock(&Adapter->Lock);
-    Collect(request, Root, 0, NULL);
-    for (ULONG i = 0; i < request->Count; i++) {
-        PNAMED n = &request->Named[i];
-        POFFLOADED_OBJECT o = n->Object;
-        PUCHAR parts[3];
-        if (o == NULL || !PartsOf(n->Block, o->Layer, parts)) {
-            n->Block->Status = NDIS_STATUS_FAILURE;
-            continue;
-        }
-        if (parts[1] == NULL || parts[0] != NULL) {
-            /* No new cached state: only a neighbor anchoring a relink comes so. */
-            n->Block->Status =
-                o->Layer == LayerNeighbor && n->Block->DependentBlockList != NULL
-                    ? NDIS_STATUS_SUCCESS
-                    : NDIS_STATUS_FAILURE;
-            continue;
-        }
-        memcpy(o->Cached, parts[1], StateLength[o->Layer][1]);
-        if (o->Layer == LayerTcp) /* one-shot commands, not variables (reading 7) */
-            ((PTCP_OFFLOAD_STATE_CACHED)o->Cached)->Flags &=
-                (USHORT)~(TCP_FLAG_KEEP_ALIVE_RESTART | TCP_FLAG_MAX_RT_RESTART |
-                          TCP_FLAG_UPDATE_RCV_WND);
-        if (o->Layer == LayerPath && n->ParentBlock != NULL &&
-            n->ParentBlock->MiniportOffloadContext != NULL) {
-            POFFLOADED_OBJECT anchor =
-                Lookup(Adapter, *n->ParentBlock->MiniportOffloadContext, LayerNeighbor);
-            if (anchor != NULL)
-                o->Parent = anchor; /* relinked to the neighbor above it */
-        }
-        n->Block->Status = NDIS_STATUS_SUCCESS;
+    memcpy(o->Cached, parts[1], StateLength[o->Layer][1]);
+    if (o->Layer == LayerTcp) /* one-shot commands, not variables (reading 7) */
+        ((PTCP_OFFLOAD_STATE_CACHED)o->Cached)->Flags &=
+            (USHORT)~(TCP_FLAG_KEEP_ALIVE_RESTART | TCP_FLAG_MAX_RT_RESTART |
+                      TCP_FLAG_UPDATE_RCV_WND);
+    if (o->Layer == LayerPath && Named->ParentBlock != NULL &&
+        Named->ParentBlock->MiniportOffloadContext != NULL) {
+        POFFLOADED_OBJECT anchor =
+            Lookup(Request->Adapter, *Named->ParentBlock->MiniportOffloadContext, LayerNeighbor);
+        if (anchor != NULL)
+            o->Parent = anchor; /* relinked to the neighbor above it */
     }
-    Unmark(request);
-    pthread_mutex_unlock(&Adapter->Lock);
-    NdisMUpdateOffloadComplete(Adapter->MiniportHandle, Root);
-    free(request);
+    return NDIS_STATUS_SUCCESS;
 }
 
 /* -- MiniportInvalidateOffload -------------------------------------------------------- */
 
-static VOID InvalidateAndComplete(PADAPTER Adapter, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST Root) {
-    PREQUEST request = calloc(1, sizeof *request);
-    if (request == NULL) {
-        NdisMInvalidateOffloadComplete(Adapter->MiniportHandle, Root);
-        return;
-    }
-    request->Adapter = Adapter;
-    pthread_mutex_lock(&Adapter->Lock);
-    Collect(request, Root, 0, NULL);
-    for (ULONG i = 0; i < request->Count; i++) {
-        PNAMED n = &request->Named[i];
-        if (n->Object == NULL) {
-            n->Block->Status = NDIS_STATUS_FAILURE;
-            continue;
-        }
-        n->Object->Invalidated = 1; /* still offloaded, holding its capacity */
-        n->Block->Status = NDIS_STATUS_SUCCESS;
-    }
-    Unmark(request);
-    pthread_mutex_unlock(&Adapter->Lock);
-    NdisMInvalidateOffloadComplete(Adapter->MiniportHandle, Root);
-    free(request);
+static NDIS_STATUS Invalidate(PREQUEST Request, PNAMED Named) {
+    (void)Request;
+    if (Named->Object == NULL)
+        return NDIS_STATUS_FAILURE;
+    Named->Object->Invalidated = 1; /* still offloaded, holding its capacity */
+    return NDIS_STATUS_SUCCESS;
 }
 
 /* -- MiniportQueryOffload ------------------------------------------------------------- */
@@ -301,29 +275,29 @@ static VOID Current(POFFLOADED_OBJECT Object, PUCHAR Parts[3]) {
     }
 }
 
+static NDIS_STATUS Query(PREQUEST Request, PNAMED Named) {
+    PUCHAR parts[3];
+    (void)Request;
+    if (Named->Object == NULL || !PartsOf(Named->Block, Named->Object->Layer, parts))
+        return NDIS_STATUS_FAILURE;
+    Current(Named->Object, parts);
+    return NDIS_STATUS_SUCCESS;
+}
+
+static VOID TerminateAndComplete(PADAPTER Adapter, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST Root) {
+    Serve(Adapter, Root, Terminate, NdisMTerminateOffloadComplete);
+}
+
+static VOID UpdateAndComplete(PADAPTER Adapter, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST Root) {
+    Serve(Adapter, Root, Update, NdisMUpdateOffloadComplete);
+}
+
+static VOID InvalidateAndComplete(PADAPTER Adapter, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST Root) {
+    Serve(Adapter, Root, Invalidate, NdisMInvalidateOffloadComplete);
+}
+
 static VOID QueryAndComplete(PADAPTER Adapter, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST Root) {
-    PREQUEST request = calloc(1, sizeof *request);
-    if (request == NULL) {
-        NdisMQueryOffloadStateComplete(Adapter->MiniportHandle, Root);
-        return;
-    }
-    request->Adapter = Adapter;
-    pthread_mutex_lock(&Adapter->Lock);
-    Collect(request, Root, 0, NULL);
-    for (ULONG i = 0; i < request->Count; i++) {
-        PNAMED n = &request->Named[i];
-        PUCHAR parts[3];
-        if (n->Object == NULL || !PartsOf(n->Block, n->Object->Layer, parts)) {
-            n->Block->Status = NDIS_STATUS_FAILURE;
-            continue;
-        }
-        Current(n->Object, parts);
-        n->Block->Status = NDIS_STATUS_SUCCESS;
-    }
-    Unmark(request);
-    pthread_mutex_unlock(&Adapter->Lock);
-    NdisMQueryOffloadStateComplete(Adapter->MiniportHandle, Root);
-    free(request);
+    Serve(Adapter, Root, Query, NdisMQueryOffloadStateComplete);
 }
 
 /* -- the handlers ---------------------------------------------------------------------- */

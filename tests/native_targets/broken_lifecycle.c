@@ -51,16 +51,7 @@ static NDIS_STATUS RouteHandlers(NDIS_HANDLE, PNDIS_DRIVER_OPTIONAL_HANDLERS);
 #undef NdisMQueryOffloadStateComplete
 
 static W_TERMINATE_OFFLOAD_HANDLER CorrectTerminate;
-static int *volatile Nowhere; /* NULL */
-
-typedef VOID (*VISIT)(PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST);
-
-static VOID Visit(PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST Block, VISIT Fn) {
-    for (; Block != NULL; Block = Block->NextBlock) {
-        Fn(Block);
-        Visit(Block->DependentBlockList, Fn);
-    }
-}
+#include "broken_common.h"
 
 /* A named TCP block of a terminate and the delegated structure after it. */
 static PTCP_OFFLOAD_STATE_DELEGATED Delegated(PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST b) {
@@ -119,12 +110,6 @@ static void *CompleteAgain(void *Argument) {
     NdisMTerminateOffloadComplete(again->Handle, again->Root);
     free(again);
     return NULL;
-}
-
-static void Spawn(void *(*Fn)(void *), void *Argument) {
-    pthread_t thread;
-    if (pthread_create(&thread, NULL, Fn, Argument) == 0)
-        pthread_detach(thread);
 }
 
 static VOID GarbageEnds(PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST b) {

@@ -56,16 +56,7 @@ static VOID RouteComplete(NDIS_HANDLE, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST);
 
 static W_INITIATE_OFFLOAD_HANDLER Correct;
 static int Reused; /* the one context of BREAK_REUSED_CONTEXT */
-static int *volatile Nowhere; /* NULL */
-
-typedef VOID (*VISIT)(PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST);
-
-static VOID Visit(PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST Block, VISIT Fn) {
-    for (; Block != NULL; Block = Block->NextBlock) {
-        Fn(Block);
-        Visit(Block->DependentBlockList, Fn);
-    }
-}
+#include "broken_common.h"
 
 static int IsNewOffload(PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST b) {
     return b->MiniportOffloadContext != NULL;
@@ -131,12 +122,6 @@ static void *WriteLate(void *Argument) {
     nanosleep(&pause, NULL);
     root->Status = NDIS_STATUS_FAILURE; /* changed its mind, after completing */
     return NULL;
-}
-
-static void Spawn(void *(*Fn)(void *), void *Argument) {
-    pthread_t thread;
-    if (pthread_create(&thread, NULL, Fn, Argument) == 0)
-        pthread_detach(thread);
 }
 
 static VOID RouteComplete(NDIS_HANDLE Handle, PNDIS_MINIPORT_OFFLOAD_BLOCK_LIST Root) {

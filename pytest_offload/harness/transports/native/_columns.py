@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import ctypes
+import operator
 import struct
 from array import array
 from dataclasses import dataclass, field
@@ -32,10 +33,14 @@ from pytest_offload.harness.transports._messages import (
     PathState,
     TcpState,
 )
+from pytest_offload.harness.transports.native import _arena as arena
 from pytest_offload.harness.transports.native._layout import COMBINED_STATES, state_stride
 from pytest_offload.harness.transports.native._states import (
+    ENDPOINTS,
     neighbor_cached,
     neighbor_const,
+    path_blob,
+    path_endpoints,
     structures,
     tcp_cached,
     tcp_const,
@@ -54,7 +59,6 @@ _NONE_M1: dict[object, int] = {None: -1}
 _NULL_HEX: dict[object, str] = {None: "0x0"}
 _NBL_SIZE = 32
 _NBL_STATUS = 16
-_ENDPOINTS = 32
 _PENDING = 0x103
 _RECEIVED = "a NET_BUFFER_LIST of its buffered receive data"
 
@@ -116,11 +120,13 @@ class PackedTree:
     #: A terminate's or query's blocks followed by a structure for the target to fill,
     #: with the names of its structures (lifecycle requests only; see ._requests).
     structures: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    #: Each block's index into the tree's states (-1: none follows it).
+    state_index: array[int] = field(default_factory=lambda: array("i"))
 
     def names_after(self, position: int) -> tuple[str, ...]:
         """The structures after block ``position`` (none: no state follows it)."""
-        k = self.wire.state[position]
-        if k is None:
+        k = self.state_index[position]
+        if k < 0:
             return ()
         state = self.wire.states[k]
         if isinstance(state, Prebuilt):
@@ -129,11 +135,11 @@ class PackedTree:
 
     def regions(self) -> list[tuple[int, int, int, str]]:
         """Path addresses and send data, as (start, end, block position, what)."""
-        owner = {k: i for i, k in enumerate(self.wire.state) if k in self.endpoints}
+        owner = {k: i for i, k in enumerate(self.state_index) if k in self.endpoints}
         found = list(self.extras)
         text = "the path's SourceAddress/DestinationAddress bytes"
         for k, at in self.endpoints.items():
-            found.append((at, at + _ENDPOINTS, owner.get(k, 0), text))
+            found.append((at, at + ENDPOINTS, owner.get(k, 0), text))
         return found
 
     @property
@@ -158,24 +164,58 @@ def _check(tree: Tree) -> None:
     n = tree.count
     for name in tree.__struct_fields__:
         column = _column(tree, name)
+        if isinstance(column, msgspec.Raw):
+            continue  # counted as it is parsed (_positions, _pointers)
         if name not in ("count", "states") and column is not None and len(column) != n:
             raise WireError(f"the tree's {name} has {len(column)} entries, count is {n}")
 
 
-def _positions(column: list[int | None], n: int, what: str) -> array[int]:
-    values: array[int] = array("i", map(_NONE_M1.get, column, column))  # type: ignore[arg-type]
-    if values and (max(values) >= n or min(values) < -1):
-        raise WireError(f"a {what} is out of range: the tree has {n} entries")
+def _positions(
+    library: Library, column: list[int | None] | msgspec.Raw, n: int, limit: int, what: str
+) -> array[int]:
+    """A column of positions (or null: -1) below ``limit``, as C ints."""
+    if isinstance(column, msgspec.Raw):
+        out = array("i", bytes(4 * n))
+        text = bytes(column)
+        bad = library.harness.pyo_json_positions(text, len(text), n, limit, _address(out))
+        if bad >= 0:
+            raise WireError(_bad_entry(text, bad, n, f"a {what} below {limit} or null"))
+        return out
+    values: array[int] = array("i", list(map(_NONE_M1.get, column, column)))  # type: ignore[arg-type]
+    if values and (max(values) >= limit or min(values) < -1):
+        raise WireError(f"a {what} is out of range: the tree has {limit} entries")
     return values
 
 
-def _hex_column(library: Library, column: list[str | None] | None, n: int) -> array[int] | None:
+def _pointers(
+    library: Library, column: list[str | None] | msgspec.Raw | None, n: int
+) -> tuple[array[int], bytes] | None:
+    """A column of pointers as C words (null: 0), and which entries were not null."""
     if column is None:
         return None
-    text = "\n".join(map(_NULL_HEX.get, column, column)).encode("ascii") + b"\0"  # type: ignore[arg-type]
     out = array("Q", bytes(8 * n))
-    library.harness.pyo_parse_hex(text, n, _address(out))
-    return out
+    present = array("B", bytes(n))
+    if isinstance(column, msgspec.Raw):
+        text = bytes(column)
+        bad = library.harness.pyo_json_pointers(
+            text, len(text), n, _address(out), _address(present)
+        )
+        if bad >= 0:
+            raise WireError(_bad_entry(text, bad, n, 'a pointer ("0x" and 1 to 16 hex digits)'))
+        return out, bytes(present)
+    joined = "\n".join(map(_NULL_HEX.get, column, column)).encode("ascii") + b"\0"  # type: ignore[arg-type]
+    library.harness.pyo_parse_hex(joined, n, _address(out))
+    return out, bytes(map(is_not, column, repeat(None)))
+
+
+def _bad_entry(text: bytes, index: int, n: int, wanted: str) -> str:
+    if index >= n:
+        return f"not a JSON array of {n} entries (one per block): {text[:60]!r}"
+    try:
+        entry = msgspec.json.decode(text)[index]
+    except (msgspec.DecodeError, IndexError, TypeError):
+        entry = "?"
+    return f"entry {index} is {entry!r}, not {wanted}"
 
 
 def _nbl_id(value: object) -> int:
@@ -203,7 +243,7 @@ def _state_bytes(state: object, endpoints: int, nbl_at: dict[int, int]) -> bytes
             neighbor_cached(s),
             struct.pack("<I", s.delegated.nic_reachability_delta),
         )
-    elif isinstance(state, PathState):
+    elif isinstance(state, PathState):  # (pack() lays paths out in bulk: path_blob)
         bodies = (
             struct.pack("<QQ", endpoints, endpoints + 16),
             struct.pack("<I", s.cached.path_mtu),
@@ -225,9 +265,11 @@ def pack(tree: Tree, library: Library) -> PackedTree:  # noqa: PLR0915 (one layo
     h = library.harness
     n = tree.count
     states = tree.states
-    state_index = _positions(tree.state, len(states), "state index")
-    next_block = _positions(tree.next_block, n, "next_block position")
-    dependent = _positions(tree.dependent_block_list, n, "dependent_block_list position")
+    state_index = _positions(library, tree.state, n, len(states), "state index")
+    next_block = _positions(library, tree.next_block, n, n, "next_block position")
+    dependent = _positions(
+        library, tree.dependent_block_list, n, n, "dependent_block_list position"
+    )
     state_len = array("I", map(_length, states))
     slot = bytes(tree.context_slot)
     offsets, guards, slots = (array("Q", bytes(8 * n)) for _ in range(3))
@@ -276,8 +318,8 @@ def pack(tree: Tree, library: Library) -> PackedTree:  # noqa: PLR0915 (one layo
     ]
     if wanted:
         first_block: dict[int, int] = {}
-        for i, k in enumerate(tree.state):
-            if k is not None and k not in first_block:
+        for i, k in enumerate(state_index):
+            if k >= 0 and k not in first_block:
                 first_block[k] = i
         for k, delegated in wanted:
             owner = first_block.get(k, 0)
@@ -299,20 +341,26 @@ def pack(tree: Tree, library: Library) -> PackedTree:  # noqa: PLR0915 (one layo
             data_at.append((at, ref.data))
             extras.append((at, at + len(ref.data), owner, f"the data of {_RECEIVED[2:]}"))
             at = _align(at + len(ref.data))
-    endpoints: dict[int, int] = {}
-    for k, state in enumerate(states):
-        if isinstance(state, PathState):
-            endpoints[k] = at
-            at += _ENDPOINTS
+    # Path states: their addresses after everything else, their structures first in the
+    # blob, both in whole-column passes (a tree of many paths has as many path states).
+    kinds = list(map(type, states))
+    paths = list(compress(range(len(states)), map(operator.is_, kinds, repeat(PathState))))
+    path_states = list(map(states.__getitem__, paths))
+    endpoints = dict(zip(paths, range(at, at + ENDPOINTS * len(paths), ENDPOINTS), strict=True))
+    at += ENDPOINTS * len(paths)
     size = max(at, 8)
-    memory = ctypes.create_string_buffer(size)
+    memory = arena.zeroed(size)
     base = ctypes.addressof(memory)
     absolute = {wire: base + offset for wire, offset in nbl_at.items()}
-    parts = []
+    first = endpoints[paths[0]] if paths else 0
+    parts = [path_blob(path_states, base + first)]
     state_at = array("Q", bytes(8 * len(states)))
-    blob_at = 0
-    for k, state in enumerate(states):
-        body = _state_bytes(state, base + endpoints.get(k, 0), absolute)
+    path_size = len(parts[0]) // len(paths) if paths else 0
+    for k, offset in zip(paths, range(0, len(parts[0]), path_size or 1), strict=True):
+        state_at[k] = offset
+    blob_at = len(parts[0])
+    for k in compress(range(len(states)), map(operator.is_not, kinds, repeat(PathState))):
+        body = _state_bytes(states[k], 0, absolute)
         state_at[k] = blob_at
         blob_at += len(body)
         parts.append(body)
@@ -327,21 +375,20 @@ def pack(tree: Tree, library: Library) -> PackedTree:  # noqa: PLR0915 (one layo
         if status_column is None
         else array("I", (v & 0xFFFFFFFF for v in status_column))
     )
-    slot_value = array("Q", bytes(8 * n))
-    contexts = tree.context
-    linkers = list(compress(range(n), map(is_not, contexts, repeat(None))))
-    for i in linkers:
-        slot_value[i] = int(contexts[i], 16) % 2**64  # type: ignore[arg-type]
-    new = bytes(s and v == 0 for s, v in zip(slot, slot_value, strict=True)) if linkers else slot
-    handles = _hex_column(library, tree.ndis_offload_handle, n)
-    source = _hex_column(library, _column(tree, "source_handle"), n)
+    slot_value, given = _pointers(library, tree.context, n) or (array("Q"), b"")
+    if given.count(0) == n:
+        new = slot
+    else:
+        new = bytes(s and v == 0 for s, v in zip(slot, slot_value, strict=True))
+    handles, _ = _pointers(library, tree.ndis_offload_handle, n) or (None, b"")
+    source, _ = _pointers(library, _column(tree, "source_handle"), n) or (None, b"")
     ports = _column(tree, "port_number")
     port = array("I", bytes(4 * n)) if ports is None else array("I", ports)
     reserved = _reserved(tree, n)
     chain_head = array("Q", bytes(8 * n))
     for i, chain in holders:
         chain_head[i] = base + nbl_at[chain[0].id]
-    mask = ctypes.create_string_buffer(size)
+    mask = arena.zeroed(size)
     ctypes.memset(mask, 1, size)
     h.pyo_pack(
         base, _address(mask), n, _address(offsets), _address(guards), _address(slots),
@@ -375,15 +422,15 @@ def pack(tree: Tree, library: Library) -> PackedTree:  # noqa: PLR0915 (one layo
         where, payload = next(data_iter)
         struct.pack_into("<Q", memory, nbl_at[_nbl_id(ref)] + 24, base + where)
         ctypes.memmove(base + where, payload, len(payload))
-    for k, where in endpoints.items():
-        const: Any = states[k].const  # type: ignore[union-attr]  # an initiate's: combined
-        ctypes.memmove(base + where, const.source_address.ljust(16, b"\0")[:16], 16)
-        ctypes.memmove(base + where + 16, const.destination_address.ljust(16, b"\0")[:16], 16)
-    handed = (ctypes.c_char * size).from_buffer_copy(memory)
+    if paths:
+        addresses = path_endpoints(path_states)
+        ctypes.memmove(base + first, addresses, len(addresses))
+    handed = arena.copy_of(memory, size)
     return PackedTree(
         memory, base, size, n, offsets, guards, slots, slot, new, handed, mask, tree,
         endpoints, nbls, extras, [blob, handles, source],
         [(nbl_at[_nbl_id(ref)], _nbl_id(ref)) for _, ref, _ in received],
+        state_index=state_index,
     )  # fmt: skip
 
 
@@ -420,10 +467,10 @@ def read_image(
         _address(image), _address(packed.handed), n, _address(packed.offsets),
         _address(packed.slots), packed.slot, _address(status), _address(values),
     )  # fmt: skip
-    text = ctypes.create_string_buffer(12 * n + 3)
+    text = arena.zeroed(12 * n + 3)
     length = h.pyo_json_u32(_address(status), n, _address(text))
     result = Image(msgspec.Raw(text.raw[:length]))  # type: ignore[arg-type]
-    text = ctypes.create_string_buffer(22 * n + 3)
+    text = arena.zeroed(22 * n + 3)
     found = ctypes.c_size_t(0)
     length = h.pyo_json_contexts(
         _address(values), packed.new, n, _address(text), ctypes.byref(found)

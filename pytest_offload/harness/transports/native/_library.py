@@ -246,6 +246,14 @@ class Library:
         )
         h.pyo_parse_hex.restype = None
         h.pyo_parse_hex.argtypes = (ctypes.c_char_p, ctypes.c_size_t, u64p)
+        h.pyo_json_positions.restype = ctypes.c_long
+        h.pyo_json_positions.argtypes = (
+            ctypes.c_char_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_int64, u64p,
+        )  # fmt: skip
+        h.pyo_json_pointers.restype = ctypes.c_long
+        h.pyo_json_pointers.argtypes = (
+            ctypes.c_char_p, ctypes.c_size_t, ctypes.c_size_t, u64p, u64p,
+        )  # fmt: skip
         h.pyo_request.restype = ctypes.c_int
         h.pyo_request.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
 

@@ -25,6 +25,7 @@ from pytest_offload.harness.transports._messages import (
     SendCompleteNotification,
     SendCompleteParams,
 )
+from pytest_offload.harness.transports.native import _arena as arena
 from pytest_offload.harness.transports.native._library import (
     COMPLETION_METHODS,
     EVENT_INDICATE,
@@ -120,17 +121,17 @@ class Runtime:
         tree: PackedTree,
         operation: OffloadOperation = OffloadOperation.INITIATE,
     ) -> Flight:
-        copy = ctypes.create_string_buffer(tree.size)
+        copy = arena.zeroed(tree.size)
         # After the completion every byte is watched, NBL statuses included (the suite
         # judges those: INI-SEND-DATA-KEPT-ON-FAILURE), except the Next links of send
         # data: a miniport relinks NBLs it completes (a part of a chain, another order).
         late_mask = late_read = None
         if tree.nbls:
-            late_mask = ctypes.create_string_buffer(tree.size)
+            late_mask = arena.zeroed(tree.size)
             ctypes.memset(late_mask, 1, tree.size)
             # What a later image names as written outside the target's fields: the
             # tree's mask, the Next links of send data exempt as well.
-            late_read = (ctypes.c_char * tree.size).from_buffer_copy(tree.mask)
+            late_read = arena.copy_of(tree.mask, tree.size)
             for offset, _, _ in tree.nbls:
                 ctypes.memset(ctypes.addressof(late_mask) + offset, 0, 8)
                 ctypes.memset(ctypes.addressof(late_read) + offset, 0, 8)
@@ -228,7 +229,7 @@ class Runtime:
                 log(f"{call} with {pointer:#x}, no tree in flight")
                 return
             flight = waiting[0]
-            image = ctypes.create_string_buffer(flight.tree.size)
+            image = arena.zeroed(flight.tree.size)
             self.library.copy_now(flight.index, ctypes.addressof(image))
             ctypes.memmove(flight.copy, image, flight.tree.size)
             self._completed(flight, method, f"{pointer:#x} (no tree handed over lies there)")
@@ -255,7 +256,7 @@ class Runtime:
         if flight.completions == 1:
             image = flight.copy  # taken inside NdisMInitiateOffloadComplete
         else:
-            image = ctypes.create_string_buffer(flight.tree.size)
+            image = arena.zeroed(flight.tree.size)
             self.library.copy_now(flight.index, ctypes.addressof(image))
         flight.last = image
         if flight.operation is not OffloadOperation.INITIATE:
@@ -288,7 +289,7 @@ class Runtime:
             )
             if not total:
                 continue
-            now = ctypes.create_string_buffer(flight.tree.size)
+            now = arena.zeroed(flight.tree.size)
             self.library.copy_now(flight.index, ctypes.addressof(now))
             flight.last = now
             flight.target.send_image(flight, now, written=True)

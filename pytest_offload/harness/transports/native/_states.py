@@ -11,16 +11,22 @@ take the protocol's states as they are decoded (``_columns.py`` packs a tree wit
 from __future__ import annotations
 
 import struct
+from array import array
+from itertools import chain, repeat
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from pytest_offload.harness.transports.native._layout import LAYOUT, state_stride
+from pytest_offload.harness.transports.native._layout import COMBINED_STATES, LAYOUT, state_stride
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = [
+    "ENDPOINTS",
     "neighbor_cached",
     "neighbor_const",
+    "path_blob",
+    "path_endpoints",
     "structures",
     "tcp_cached",
     "tcp_const",
@@ -28,18 +34,70 @@ __all__ = [
 ]
 
 
-def structures(names: tuple[str, str, str], bodies: tuple[bytes, bytes, bytes]) -> bytes:
+#: Each structure's OFFLOAD_STATE_HEADER (Length: its stride) and the bytes after it.
+_HEADER = {name: struct.pack("<II", state_stride(name), 0) for name in LAYOUT}
+_BODY = {name: state_stride(name) - 8 for name in LAYOUT}
+
+
+def structures(names: tuple[str, ...], bodies: tuple[bytes, ...]) -> bytes:
     """Structures back to back, each at its 8-byte stride, its header's Length the
     stride (native.md, the stride of combined state)."""
-    out = bytearray()
+    out = []
     for name, body in zip(names, bodies, strict=True):
-        stride = state_stride(name)
         assert 8 + len(body) <= LAYOUT[name][0], name
-        structure = bytearray(stride)
-        struct.pack_into("<II", structure, 0, stride, 0)  # OFFLOAD_STATE_HEADER
-        structure[8 : 8 + len(body)] = body
-        out += structure
+        out.append(_HEADER[name])
+        out.append(body.ljust(_BODY[name], b"\0"))
+    return b"".join(out)
+
+
+_PATH = COMBINED_STATES["path"]
+#: A path's combined structures with every field zero, and where its fields lie.
+_PATH_TEMPLATE = structures(_PATH, (bytes(16), bytes(4), b""))
+_PATH_SOURCE = LAYOUT[_PATH[0]][1]["SourceAddress"]
+_PATH_MTU = state_stride(_PATH[0]) + LAYOUT[_PATH[1]][1]["PathMtu"]
+_MTU = attrgetter("cached.path_mtu")
+_SOURCE = attrgetter("const.source_address")
+_DESTINATION = attrgetter("const.destination_address")
+#: What each path's SourceAddress and DestinationAddress point at: 16 bytes each.
+ENDPOINTS = 32
+
+
+def path_blob(states: list[Any], endpoints: int) -> bytes:
+    """The combined structures of ``states`` (paths) back to back, the k-th pointing at
+    its addresses at ``endpoints + 32 * k`` (:func:`path_endpoints`), in whole-column
+    passes: a template repeated, the pointers and PathMtu written by strided views."""
+    count = len(states)
+    out = bytearray(_PATH_TEMPLATE * count)
+    per = len(_PATH_TEMPLATE)
+    words = memoryview(out).cast("Q")
+    end = endpoints + ENDPOINTS * count
+    words[_PATH_SOURCE // 8 :: per // 8] = array("Q", range(endpoints, end, ENDPOINTS))
+    words[_PATH_SOURCE // 8 + 1 :: per // 8] = array("Q", range(endpoints + 16, end, ENDPOINTS))
+    words.release()
+    ulongs = memoryview(out).cast("I")
+    ulongs[_PATH_MTU // 4 :: per // 4] = array("I", map(_MTU, states))
+    ulongs.release()
     return bytes(out)
+
+
+def path_endpoints(states: list[Any]) -> bytes:
+    """The source and destination address of each path, each padded to 16 bytes (an
+    IPv4 address is 4), one path after the other."""
+    sources = list(map(_SOURCE, states))
+    destinations = list(map(_DESTINATION, states))
+    if max(map(len, sources), default=0) > 16 or max(map(len, destinations), default=0) > 16:
+        sources = [a[:16] for a in sources]
+        destinations = [a[:16] for a in destinations]
+    pad = repeat(b"\0")
+    return b"".join(
+        chain.from_iterable(
+            zip(
+                map(bytes.ljust, sources, repeat(16), pad),
+                map(bytes.ljust, destinations, repeat(16), pad),
+                strict=True,
+            )
+        )
+    )
 
 
 def neighbor_const(state: Any) -> bytes:

@@ -30,7 +30,6 @@ import msgspec
 from pytest_offload.harness.transports._codec import WireError, nbl_ref_hook
 from pytest_offload.harness.transports._messages import (
     InitiateCompleteParams,
-    InitiateParams,
     InitiateWrittenNotification,
     MemoryWrite,
     RequestCompleteParams,
@@ -41,6 +40,7 @@ from pytest_offload.harness.transports.native._columns import pack, read_image
 from pytest_offload.harness.transports.native._readback import NblNames, fill_image
 from pytest_offload.harness.transports.native._requests import pack_request
 from pytest_offload.harness.transports.native._runtime import SERVER, Flight, Runtime, log
+from pytest_offload.harness.transports.native._wire import decode_initiate
 from pytest_offload.harness.transports.native._writes import describe
 from pytest_offload.model import OffloadOperation
 
@@ -55,7 +55,6 @@ if TYPE_CHECKING:
 
 __all__ = ["NativeServer", "NativeTarget", "start"]
 
-_INITIATE = msgspec.json.Decoder(InitiateParams, dec_hook=nbl_ref_hook)
 _REQUEST = msgspec.json.Decoder(RequestParams, dec_hook=nbl_ref_hook)
 
 
@@ -151,7 +150,7 @@ class NativeServer(_Server):
         try:
             raw = msgspec.json.decode(line, type=dict[str, msgspec.Raw])["params"]
             if op is OffloadOperation.INITIATE:
-                params: Any = _INITIATE.decode(raw)
+                params: Any = decode_initiate(raw)
                 number = params.initiate
                 tree = pack(params.tree, runtime.library)
             else:

@@ -269,6 +269,23 @@ size_t pyo_diff(const unsigned char *a, const unsigned char *b, const unsigned c
                 size_t size, uint64_t *runs, size_t max) {
     size_t n = 0, i = 0;
     while (i < size) {
+        if ((i & 7) == 0 && size - i >= 8) {
+            /* Eight bytes at once: equal, or different only where the mask is 0 (its
+               bytes are 0 or 1, so mask * 0xFF keeps the bytes that count). */
+            uint64_t x, y, m = 1;
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (mask != NULL) {
+                memcpy(&m, mask + i, 8);
+                m *= 0xFF;
+            } else {
+                m = ~(uint64_t)0;
+            }
+            if (((x ^ y) & m) == 0) {
+                i += 8;
+                continue;
+            }
+        }
         if (a[i] == b[i] || (mask != NULL && !mask[i])) {
             i++;
             continue;
@@ -448,6 +465,117 @@ void pyo_parse_hex(const char *text, size_t n, uint64_t *out) {
         if (*at == '\n')
             at++;
     }
+}
+
+/* -- columns of the wire's tree, parsed from their JSON text --------------------------
+   The child decodes an initiate's per-block columns as raw JSON (native/_wire.py) and
+   these parse them straight into the arrays pyo_pack reads. Each returns -1, or the
+   index of the first entry that is not what the protocol allows (n when the array is
+   malformed or does not hold n entries), for the caller's error message. */
+
+static const char *skip_space(const char *at, const char *end) {
+    while (at < end && (*at == ' ' || *at == '\t' || *at == '\n' || *at == '\r'))
+        at++;
+    return at;
+}
+
+/* Past the separator after entry i: ',' (more follow) or ']' (the last). *bad is -1, or
+   n when the array holds another number of entries, or i when something else follows. */
+static const char *after_entry(const char *at, const char *end, size_t i, size_t n,
+                               long *bad) {
+    at = skip_space(at, end);
+    *bad = -1;
+    if (at < end && (*at == ',' || *at == ']')) {
+        if ((*at == ',') != (i + 1 < n))
+            *bad = (long)n;
+        return at + 1;
+    }
+    *bad = (long)i;
+    return at;
+}
+
+static int is_null(const char *at, const char *end) {
+    return end - at >= 4 && memcmp(at, "null", 4) == 0;
+}
+
+/* Entries: integers 0 <= v < limit, or null (written as -1). */
+long pyo_json_positions(const char *text, size_t length, size_t n, int64_t limit,
+                        int32_t *out) {
+    const char *at = text, *end = text + length;
+    at = skip_space(at, end);
+    if (at >= end || *at++ != '[')
+        return (long)n;
+    if (n == 0) {
+        at = skip_space(at, end);
+        return at < end && *at == ']' ? -1 : 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        at = skip_space(at, end);
+        if (is_null(at, end)) {
+            out[i] = -1;
+            at += 4;
+        } else {
+            int64_t v = 0;
+            const char *digits = at;
+            while (at < end && *at >= '0' && *at <= '9' && at - digits < 12)
+                v = v * 10 + (*at++ - '0');
+            if (at == digits || v >= limit || (at - digits > 1 && *digits == '0'))
+                return (long)i;
+            out[i] = (int32_t)v;
+        }
+        long bad;
+        at = after_entry(at, end, i, n, &bad);
+        if (bad >= 0)
+            return bad;
+    }
+    return skip_space(at, end) == end ? -1 : (long)n;
+}
+
+static int hex_digit(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Entries: "0x" and 1 to 16 hex digits, or null (0; present[i] says which, if given). */
+long pyo_json_pointers(const char *text, size_t length, size_t n, uint64_t *out,
+                       unsigned char *present) {
+    const char *at = text, *end = text + length;
+    at = skip_space(at, end);
+    if (at >= end || *at++ != '[')
+        return (long)n;
+    if (n == 0) {
+        at = skip_space(at, end);
+        return at < end && *at == ']' ? -1 : 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        at = skip_space(at, end);
+        if (is_null(at, end)) {
+            out[i] = 0;
+            if (present)
+                present[i] = 0;
+            at += 4;
+        } else {
+            if (end - at < 4 || at[0] != '"' || at[1] != '0' || (at[2] | 0x20) != 'x')
+                return (long)i;
+            at += 3;
+            uint64_t v = 0;
+            int digits = 0, d;
+            while (at < end && (d = hex_digit(*at)) >= 0 && digits < 17)
+                v = v << 4 | (uint64_t)d, at++, digits++;
+            if (digits < 1 || digits > 16 || at >= end || *at++ != '"')
+                return (long)i;
+            out[i] = v;
+            if (present)
+                present[i] = 1;
+        }
+        long bad;
+        at = after_entry(at, end, i, n, &bad);
+        if (bad >= 0)
+            return bad;
+    }
+    return skip_space(at, end) == end ? -1 : (long)n;
 }
 
 /* -- a crash in the target: say where, in C, then die of the same signal ------------- */
