@@ -230,7 +230,9 @@ def _u32(value: object) -> int:
         return 0
 
 
-def _state_bytes(state: object, endpoints: int, nbl_at: dict[int, int]) -> bytes:
+def _state_bytes(state: object, nbl_at: dict[int, int]) -> bytes:
+    """A neighbor's or TCP state's combined structures (paths: ``_states.path_blob``)."""
+
     def lookup(value: object) -> int:
         return nbl_at.get(_nbl_id(value), 0)
 
@@ -242,12 +244,6 @@ def _state_bytes(state: object, endpoints: int, nbl_at: dict[int, int]) -> bytes
             neighbor_const(s),
             neighbor_cached(s),
             struct.pack("<I", s.delegated.nic_reachability_delta),
-        )
-    elif isinstance(state, PathState):  # (pack() lays paths out in bulk: path_blob)
-        bodies = (
-            struct.pack("<QQ", endpoints, endpoints + 16),
-            struct.pack("<I", s.cached.path_mtu),
-            b"",
         )
     else:
         bodies = (tcp_const(s), tcp_cached(s), tcp_delegated(s, lookup))
@@ -360,7 +356,7 @@ def pack(tree: Tree, library: Library) -> PackedTree:  # noqa: PLR0915 (one layo
         state_at[k] = offset
     blob_at = len(parts[0])
     for k in compress(range(len(states)), map(operator.is_not, kinds, repeat(PathState))):
-        body = _state_bytes(states[k], 0, absolute)
+        body = _state_bytes(states[k], absolute)
         state_at[k] = blob_at
         blob_at += len(body)
         parts.append(body)

@@ -494,6 +494,22 @@ static const char *after_entry(const char *at, const char *end, size_t i, size_t
     return at;
 }
 
+/* Past the '[' of an array that should hold n entries; NULL when there is nothing to
+   parse, *done then the result: n when it is no array, -1 or 0 for an empty one. */
+static const char *open_array(const char *text, const char *end, size_t n, long *done) {
+    const char *at = skip_space(text, end);
+    if (at >= end || *at++ != '[') {
+        *done = (long)n;
+        return NULL;
+    }
+    if (n == 0) {
+        at = skip_space(at, end);
+        *done = at < end && *at == ']' ? -1 : 0;
+        return NULL;
+    }
+    return at;
+}
+
 static int is_null(const char *at, const char *end) {
     return end - at >= 4 && memcmp(at, "null", 4) == 0;
 }
@@ -501,14 +517,10 @@ static int is_null(const char *at, const char *end) {
 /* Entries: integers 0 <= v < limit, or null (written as -1). */
 long pyo_json_positions(const char *text, size_t length, size_t n, int64_t limit,
                         int32_t *out) {
-    const char *at = text, *end = text + length;
-    at = skip_space(at, end);
-    if (at >= end || *at++ != '[')
-        return (long)n;
-    if (n == 0) {
-        at = skip_space(at, end);
-        return at < end && *at == ']' ? -1 : 0;
-    }
+    const char *at, *end = text + length;
+    long done;
+    if ((at = open_array(text, end, n, &done)) == NULL)
+        return done;
     for (size_t i = 0; i < n; i++) {
         at = skip_space(at, end);
         if (is_null(at, end)) {
@@ -541,14 +553,10 @@ static int hex_digit(char c) {
 /* Entries: "0x" and 1 to 16 hex digits, or null (0; present[i] says which, if given). */
 long pyo_json_pointers(const char *text, size_t length, size_t n, uint64_t *out,
                        unsigned char *present) {
-    const char *at = text, *end = text + length;
-    at = skip_space(at, end);
-    if (at >= end || *at++ != '[')
-        return (long)n;
-    if (n == 0) {
-        at = skip_space(at, end);
-        return at < end && *at == ']' ? -1 : 0;
-    }
+    const char *at, *end = text + length;
+    long done;
+    if ((at = open_array(text, end, n, &done)) == NULL)
+        return done;
     for (size_t i = 0; i < n; i++) {
         at = skip_space(at, end);
         if (is_null(at, end)) {
