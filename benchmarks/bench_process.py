@@ -38,7 +38,12 @@ from _trees import bare_traversal, big_tree
 
 from pytest_offload import NdisStatus
 from pytest_offload.harness import take_snapshot
-from pytest_offload.harness.transports._codec import (
+from pytest_offload.harness.transports._messages import (
+    InitiateCompleteParams,
+    InitiateParams,
+    InitiateRequest,
+)
+from pytest_offload.harness.transports.codec import (
     SERVE_BASE,
     PointerTable,
     apply_image,
@@ -48,11 +53,6 @@ from pytest_offload.harness.transports._codec import (
     image_of,
     nbl_hook,
     nbl_ref_hook,
-)
-from pytest_offload.harness.transports._messages import (
-    InitiateCompleteParams,
-    InitiateParams,
-    InitiateRequest,
 )
 
 if TYPE_CHECKING:

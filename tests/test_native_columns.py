@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_offload.harness.transports._codec import WireError
+from pytest_offload.harness.transports.codec import WireError
 from pytest_offload.harness.transports.native._build import build_harness
 from pytest_offload.harness.transports.native._columns import _pointers, _positions
 from pytest_offload.harness.transports.native._library import Library

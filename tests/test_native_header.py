@@ -15,8 +15,8 @@ from hypothesis import given, settings
 
 from pytest_offload import NeighborOffloadState, PathOffloadState, TcpOffloadState
 from pytest_offload.cli import main
-from pytest_offload.harness.transports._codec import PointerTable, encode_tree, nbl_hook
 from pytest_offload.harness.transports._messages import InitiateParams, InitiateRequest
+from pytest_offload.harness.transports.codec import PointerTable, encode_tree, nbl_hook
 from pytest_offload.harness.transports.native import LAYOUT, include_dir, state_stride
 from pytest_offload.harness.transports.native._build import build_harness
 from pytest_offload.harness.transports.native._columns import pack

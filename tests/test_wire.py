@@ -16,7 +16,12 @@ from pytest_offload import NdisStatus, OffloadBlockList, Role, iter_depth_first
 from pytest_offload.cli import main
 from pytest_offload.harness import take_snapshot
 from pytest_offload.harness.transports import protocol_schema
-from pytest_offload.harness.transports._codec import (
+from pytest_offload.harness.transports._messages import (
+    Image,
+    InitiateCompleteParams,
+    InitiateParams,
+)
+from pytest_offload.harness.transports.codec import (
     PointerTable,
     WireError,
     apply_image,
@@ -29,12 +34,7 @@ from pytest_offload.harness.transports._codec import (
     pointers_from_wire,
     status_from_wire,
 )
-from pytest_offload.harness.transports._handover import fixed_width_pointers
-from pytest_offload.harness.transports._messages import (
-    Image,
-    InitiateCompleteParams,
-    InitiateParams,
-)
+from pytest_offload.harness.transports.codec._values import fixed_width_pointers
 from pytest_offload.model import ContextSlot
 from pytest_offload.strategies import malformed_tree_specs, tree_specs
 from tests.support import documented_example

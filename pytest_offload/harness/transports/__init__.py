@@ -5,7 +5,7 @@ whose targets produce the same observations (snapshots and images on the recordi
 as an in-process target, so the catalogue judges every transport alike.
 
 - ``_messages``: the process protocol's messages (msgspec), and its JSON Schema.
-- ``_codec``: trees to wire blocks and images back onto trees, on either side.
+- ``codec``: trees to wire blocks and images back onto trees, on either side.
 - ``_child``: one child process, its pipes, limits and end.
 - ``_process``: the process transport (``exec:PROGRAM``).
 - ``_serve``: the target side of the protocol for Python targets (``pytest-offload serve``).

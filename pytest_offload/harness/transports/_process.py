@@ -30,7 +30,6 @@ import msgspec
 from pytest_offload._version import __version__
 from pytest_offload.harness._errors import TargetLoadError
 from pytest_offload.harness._observation import RaisedError, TargetCrashed
-from pytest_offload.harness.transports import _handover as handover
 from pytest_offload.harness.transports._child import (
     BASE_LIMIT,
     PER_BLOCK_LIMIT,
@@ -39,17 +38,6 @@ from pytest_offload.harness.transports._child import (
     RpcFailure,
     initiate_named,
     quote,
-)
-from pytest_offload.harness.transports._codec import (
-    PointerTable,
-    WireError,
-    apply_image,
-    encode_tree,
-    memory_writes,
-    nbl_hook,
-    nbl_ref_hook,
-    pointer_from_wire,
-    status_from_wire,
 )
 from pytest_offload.harness.transports._messages import (
     COMPLETIONS,
@@ -71,6 +59,17 @@ from pytest_offload.harness.transports._messages import (
     Tree,
     encode_error,
     encode_result,
+)
+from pytest_offload.harness.transports.codec import (
+    PointerTable,
+    WireError,
+    apply_image,
+    encode_tree,
+    memory_writes,
+    nbl_hook,
+    nbl_ref_hook,
+    pointer_from_wire,
+    status_from_wire,
 )
 from pytest_offload.model import (
     LIFECYCLE_OPERATIONS,
@@ -201,10 +200,19 @@ class ProcessTarget:
         self.sent = 0
         self.turn = threading.Condition()
         #: The host's handles of the blocks handed over, by the pointer they were sent
-        #: as: an event names its connection by one (protocol 1.3).
+        #: as: an event names its connection by one (protocol 1.3). Built when the first
+        #: event needs it, from the handle columns of the initiates handed over since.
         self.handles: dict[int, object] = {}
+        self.handle_columns: list[Sequence[object]] = []
         #: NBLs a terminate handed back that the suite never sent (buffered data), by id.
         self.foreign_nbls: dict[int, NetBufferList] = {}
+
+    def handle_named(self, pointer: int) -> object:
+        """The host's handle sent as ``pointer`` (the pointer itself when none was)."""
+        while self.handle_columns:  # the initiates handed over since the last event
+            column = self.handle_columns.pop(0)
+            self.handles.update((id(h), h) for h in column if type(h) is object)
+        return self.handles.get(pointer, pointer)
 
     def initiate_offload(self, root: OffloadBlockList) -> None:
         """Hand the tree to the child and wait until its call returns (or the child dies)."""
@@ -466,13 +474,11 @@ class ProcessTargetFactory:
         if operation == "initiate" and any(
             op in case.capabilities.operations for op in LIFECYCLE_OPERATIONS
         ):
-            # Events name connections by these (sent as the addresses of the host's objects).
-            handles = snapshot.image.handles if snapshot is not None else None
-            if handles is not None and handover.all_objects(handles):
-                case.handles.update(zip(map(id, handles), handles, strict=True))
-            else:
-                objects = (h for h in map(_HANDLE, blocks) if type(h) is object)
-                case.handles.update((id(h), h) for h in objects)
+            # Events name connections by these (sent as the addresses of the host's objects);
+            # the map is made when an event first needs it (ProcessTarget.handle_named).
+            case.handle_columns.append(
+                snapshot.image.handles if snapshot is not None else list(map(_HANDLE, blocks))
+            )
         with self._lock:
             initiate = next(self._initiates)
             self._issued = initiate
@@ -699,7 +705,7 @@ class ProcessTargetFactory:
         handle: object = None
         if params.ndis_offload_handle is not None:
             value = pointer_from_wire(params.ndis_offload_handle)
-            handle = case.handles.get(value, value)
+            handle = case.handle_named(value)
         case.host.tcp_offload_event(handle, params.event_type, params.event_specific_information)
 
     def _send_complete(self, child: ChildProcess, raw: Any, line: bytes) -> None:

@@ -19,18 +19,6 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import msgspec
 
 from pytest_offload._version import __version__
-from pytest_offload.harness.transports._codec import (
-    FOREIGN_NBL_BASE,
-    SERVE_BASE,
-    PointerTable,
-    WireError,
-    _u32,
-    decode_tree,
-    host_fields,
-    image_of,
-    nbl_hook,
-    nbl_ref_hook,
-)
 from pytest_offload.harness.transports._messages import (
     MAJOR,
     PROTOCOL_VERSION,
@@ -53,6 +41,18 @@ from pytest_offload.harness.transports._messages import (
     UpdateCompleteNotification,
     encode_error,
     encode_result,
+)
+from pytest_offload.harness.transports.codec import (
+    FOREIGN_NBL_BASE,
+    SERVE_BASE,
+    PointerTable,
+    WireError,
+    decode_tree,
+    host_fields,
+    image_of,
+    nbl_hook,
+    nbl_ref_hook,
+    u32,
 )
 
 if TYPE_CHECKING:
@@ -152,13 +152,13 @@ class _ServeHost:
         """NdisTcpOffloadEventHandler: the event as a notification (returns at once)."""
         params = EventParams(
             self.table.to_wire(ndis_offload_handle),
-            _u32(event_type, 0xFFFFFFFF),
-            _u32(event_specific_information, 0xFFFFFFFF),
+            u32(event_type, 0xFFFFFFFF),
+            u32(event_specific_information, 0xFFFFFFFF),
         )
         self.server.send(EventNotification("2.0", "tcp_offload_event", params))
 
     def tcp_offload_send_complete(self, chain: Sequence[NetBufferList]) -> None:
-        nbls = [NblStatus(self.nbl_ids.get(id(n), 0), _u32(n.status, 0xFFFFFFFF)) for n in chain]
+        nbls = [NblStatus(self.nbl_ids.get(id(n), 0), u32(n.status, 0xFFFFFFFF)) for n in chain]
         self.server.send(
             SendCompleteNotification("2.0", "tcp_offload_send_complete", SendCompleteParams(nbls))
         )

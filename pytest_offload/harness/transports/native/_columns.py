@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from pytest_offload.harness.transports._codec import WireError
 from pytest_offload.harness.transports._messages import (
     Image,
     NblStatus,
@@ -33,6 +32,7 @@ from pytest_offload.harness.transports._messages import (
     PathState,
     TcpState,
 )
+from pytest_offload.harness.transports.codec import WireError
 from pytest_offload.harness.transports.native import _arena as arena
 from pytest_offload.harness.transports.native._layout import COMBINED_STATES, state_stride
 from pytest_offload.harness.transports.native._states import (

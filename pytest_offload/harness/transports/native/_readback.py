@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from pytest_offload.harness.transports._codec import FOREIGN_NBL_BASE
+from pytest_offload.harness.transports.codec import FOREIGN_NBL_BASE
 from pytest_offload.harness.transports.native._layout import state_stride
 from pytest_offload.harness.transports.native._requests import (
     BLOCK_SIZE,

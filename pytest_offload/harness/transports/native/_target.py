@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from pytest_offload.harness.transports._codec import WireError, nbl_ref_hook
 from pytest_offload.harness.transports._messages import (
     InitiateCompleteParams,
     InitiateWrittenNotification,
@@ -36,6 +35,7 @@ from pytest_offload.harness.transports._messages import (
     RequestParams,
 )
 from pytest_offload.harness.transports._serve import _NOTIFY, CALL_ORDER_WAIT, _Server
+from pytest_offload.harness.transports.codec import WireError, nbl_ref_hook
 from pytest_offload.harness.transports.native._columns import pack, read_image
 from pytest_offload.harness.transports.native._readback import NblNames, fill_image
 from pytest_offload.harness.transports.native._requests import pack_request

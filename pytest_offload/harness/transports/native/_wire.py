@@ -15,8 +15,8 @@ from typing import Any
 import msgspec
 import msgspec.structs
 
-from pytest_offload.harness.transports._codec import nbl_ref_hook
 from pytest_offload.harness.transports._messages import InitiateParams, Tree
+from pytest_offload.harness.transports.codec import nbl_ref_hook
 
 __all__ = ["RAW_COLUMNS", "decode_initiate"]
 

@@ -1,18 +1,16 @@
-"""The wire columns an initiate needs, taken from the host's hand-over snapshot, and
-pointer columns parsed in bulk.
+"""The wire columns an initiate needs, taken from the host's hand-over snapshot.
 
 The host records every block at hand-over (``harness._snapshot``): its order, its parent
 and sibling links as positions, and every field as a column. The process transport
 encodes an initiate from that record, so the suite side pays a few C-level passes per
 column and never a second walk of the blocks (benchmarks/bench_process.py). Each
-function here has a general twin in ``_codec`` that works from the blocks alone; the
-twins give the same wire tree (tests/test_wire.py compares them on generated trees).
+function here has a general twin in ``_encode`` or ``_columns`` that works from the blocks
+alone; the twins give the same wire tree (tests/test_wire.py compares them on generated
+trees).
 """
 
 from __future__ import annotations
 
-import sys
-from array import array
 from itertools import repeat
 from operator import is_not
 from typing import TYPE_CHECKING
@@ -26,17 +24,13 @@ if TYPE_CHECKING:
 __all__ = [
     "all_none",
     "all_null_pairs",
-    "all_objects",
     "all_pending",
-    "fixed_width_pointers",
     "links",
     "slot_values",
     "state_types",
 ]
 
 _TYPE_INT: dict[object, int] = {member: int(member) for member in OffloadStateType}
-_HEX_DIGITS = b"0123456789abcdefABCDEF"
-_X_TO_ZERO = bytes.maketrans(b"x", b"0")
 
 
 def links(snapshot: TreeSnapshot) -> tuple[list[int | None], list[int | None]]:
@@ -101,59 +95,9 @@ def all_null_pairs(words: list[object]) -> bool:
         return False
 
 
-def fixed_width_pointers(texts: list[str]) -> list[int] | None:
-    """The values of pointer strings that all have the same width (``0x`` and the same
-    number of hex digits, as a target's contexts usually have), in whole-column passes;
-    ``None`` when they do not or when any is not a pointer (the caller's general parser
-    then names the bad one)."""
-    count = len(texts)
-    try:
-        width = len(texts[0])
-        joined = "\n".join(texts)
-    except TypeError:
-        return None
-    if not 3 <= width <= 18 or len(joined) != count * (width + 1) - 1:
-        return None
-    # A separator every (width + 1)th character; "0x" at the start of each text.
-    step = width + 1
-    if joined[width::step] != "\n" * (count - 1) or joined[1::step] != "x" * count:
-        return None
-    if joined[0::step] != "0" * count:
-        return None
-    try:
-        data = joined.encode("ascii")
-    except UnicodeEncodeError:
-        return None
-    # Nothing but hex digits besides those: no other "x", no separator inside a text.
-    if data.translate(None, _HEX_DIGITS) != b"x\n" * (count - 1) + b"x":
-        return None
-    # Hex digits only, an even number a text: "0x" + d digits becomes "0" + d (d odd) or
-    # "00" + d (d even); then each text's bytes, big-endian, go into the low end of a word.
-    digits = width - 2
-    if digits % 2:
-        packed = bytes.fromhex(data.translate(None, b"x\n").decode("ascii"))
-    else:
-        packed = bytes.fromhex(data.translate(_X_TO_ZERO, b"\n").decode("ascii"))
-    size = len(packed) // count
-    used = min(size, 8)
-    out = bytearray(8 * count)
-    for j in range(used):
-        out[8 - used + j :: 8] = packed[size - used + j :: size]
-    words = array("Q")
-    words.frombytes(out)
-    if sys.byteorder == "little":
-        words.byteswap()
-    return words.tolist()
-
-
 def all_none(values: list[object]) -> bool:
     """Whether every entry of a column is ``None`` (one identity test per entry)."""
     try:
         return values.count(None) == len(values)
     except Exception:  # a hostile __eq__ of a value in the column
         return False
-
-
-def all_objects(values: list[object]) -> bool:
-    """Whether every entry is a bare ``object()`` (the host's handles)."""
-    return set(map(type, values)) == {object}
