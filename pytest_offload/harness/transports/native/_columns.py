@@ -34,7 +34,14 @@ from pytest_offload.harness.transports._messages import (
 )
 from pytest_offload.harness.transports.codec import WireError
 from pytest_offload.harness.transports.native import _arena as arena
-from pytest_offload.harness.transports.native._layout import COMBINED_STATES, state_stride
+from pytest_offload.harness.transports.native._layout import (
+    COMBINED_STATES,
+    NBL_DATA,
+    NBL_FORMAT,
+    NBL_SIZE,
+    NBL_STATUS,
+    state_stride,
+)
 from pytest_offload.harness.transports.native._states import (
     ENDPOINTS,
     neighbor_cached,
@@ -57,8 +64,6 @@ _KIND = {NeighborState: "neighbor", PathState: "path", TcpState: "tcp"}
 _STATE_BYTES = {kind: sum(map(state_stride, names)) for kind, names in COMBINED_STATES.items()}
 _NONE_M1: dict[object, int] = {None: -1}
 _NULL_HEX: dict[object, str] = {None: "0x0"}
-_NBL_SIZE = 32
-_NBL_STATUS = 16
 _PENDING = 0x103
 _RECEIVED = "a NET_BUFFER_LIST of its buffered receive data"
 
@@ -290,7 +295,7 @@ def pack(tree: Tree, library: Library) -> PackedTree:  # noqa: PLR0915 (one layo
                 for nbl in chain:
                     nbl_at[nbl.id] = at
                     nbls.append((at, nbl.id, i))
-                    at += _NBL_SIZE
+                    at += NBL_SIZE
         for i, chain in holders:
             for nbl in chain:
                 data_at.append((at, nbl.data))
@@ -330,9 +335,9 @@ def pack(tree: Tree, library: Library) -> PackedTree:  # noqa: PLR0915 (one layo
                 following = refs[j + 1] if j + 1 < len(delegated.buffered_data) else None
                 received.append((owner, ref, following))
                 extras.append(
-                    (at, at + _NBL_SIZE, owner, "a NET_BUFFER_LIST of its buffered receive data")
+                    (at, at + NBL_SIZE, owner, "a NET_BUFFER_LIST of its buffered receive data")
                 )
-                at += _NBL_SIZE
+                at += NBL_SIZE
         for owner, ref, _ in list(received):
             data_at.append((at, ref.data))
             extras.append((at, at + len(ref.data), owner, f"the data of {_RECEIVED[2:]}"))
@@ -399,24 +404,24 @@ def pack(tree: Tree, library: Library) -> PackedTree:  # noqa: PLR0915 (one layo
             after = base + nbl_at[chain[k + 1].id] if k + 1 < len(chain) else 0
             offset = nbl_at[nbl.id]
             status_bits = nbl.status & 0xFFFFFFFF
-            struct.pack_into("<QQIIQ", memory, offset, after, 0, status_bits, len(nbl.data), 0)
-            ctypes.memset(ctypes.addressof(mask) + offset + _NBL_STATUS, 0, 4)
+            struct.pack_into(NBL_FORMAT, memory, offset, after, 0, status_bits, len(nbl.data), 0)
+            ctypes.memset(ctypes.addressof(mask) + offset + NBL_STATUS, 0, 4)
     for _, ref, following in received:
         after = base + nbl_at[_nbl_id(following)] if following is not None else 0
         status_bits = _u32(getattr(ref, "status", 0))
         struct.pack_into(
-            "<QQIIQ", memory, nbl_at[_nbl_id(ref)], after, 0, status_bits, len(ref.data), 0
+            NBL_FORMAT, memory, nbl_at[_nbl_id(ref)], after, 0, status_bits, len(ref.data), 0
         )
     # the data pointers, in the order the data was laid out
     data_iter = iter(data_at)
     for _, chain in holders:
         for nbl in chain:
             where, payload = next(data_iter)
-            struct.pack_into("<Q", memory, nbl_at[nbl.id] + 24, base + where)
+            struct.pack_into("<Q", memory, nbl_at[nbl.id] + NBL_DATA, base + where)
             ctypes.memmove(base + where, payload, len(payload))
     for _, ref, _ in received:
         where, payload = next(data_iter)
-        struct.pack_into("<Q", memory, nbl_at[_nbl_id(ref)] + 24, base + where)
+        struct.pack_into("<Q", memory, nbl_at[_nbl_id(ref)] + NBL_DATA, base + where)
         ctypes.memmove(base + where, payload, len(payload))
     if paths:
         addresses = path_endpoints(path_states)
@@ -488,7 +493,7 @@ def read_image(
         handed = packed.handed.raw
         changed = []
         for offset, wire, _ in packed.nbls:
-            where = slice(offset + _NBL_STATUS, offset + _NBL_STATUS + 4)
+            where = slice(offset + NBL_STATUS, offset + NBL_STATUS + 4)
             if memory[where] != handed[where]:
                 changed.append(NblStatus(wire, struct.unpack("<I", memory[where])[0]))
         if changed:

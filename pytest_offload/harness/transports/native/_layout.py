@@ -10,9 +10,19 @@ compiler and the Python side cannot disagree. Bitfields have no offset of their 
 
 from __future__ import annotations
 
+import sys
 from typing import Final
 
-__all__ = ["COMBINED_STATES", "LAYOUT", "state_stride"]
+__all__ = [
+    "COMBINED_STATES",
+    "LAYOUT",
+    "NBL_DATA",
+    "NBL_FORMAT",
+    "NBL_SIZE",
+    "NBL_STATUS",
+    "log",
+    "state_stride",
+]
 
 #: structure -> (sizeof, {field: offsetof}) on x64 with MS bitfield layout.
 LAYOUT: Final[dict[str, tuple[int, dict[str, int]]]] = {
@@ -120,7 +130,20 @@ LAYOUT: Final[dict[str, tuple[int, dict[str, int]]]] = {
             "Flags": 0x10,
         },
     ),
+    # The suite's minimal NET_BUFFER_LIST (ndis.h): NDIS's Next and Status, and the send
+    # data an NBL stands for (an opaque FirstNetBuffer, never followed).
+    "NET_BUFFER_LIST": (
+        0x20,
+        {"Next": 0x00, "FirstNetBuffer": 0x08, "Status": 0x10, "DataLength": 0x14, "Data": 0x18},
+    ),
 }
+
+#: sizeof(NET_BUFFER_LIST), the offset of its Status and of its Data pointer, and its
+#: fields (Next, FirstNetBuffer, Status, DataLength, Data) as a ``struct`` format.
+NBL_SIZE: Final = LAYOUT["NET_BUFFER_LIST"][0]
+NBL_STATUS: Final = LAYOUT["NET_BUFFER_LIST"][1]["Status"]
+NBL_DATA: Final = LAYOUT["NET_BUFFER_LIST"][1]["Data"]
+NBL_FORMAT: Final = "<QQIIQ"
 
 #: The structures that follow a block of each combined state type, in order (domain.md
 #: 1.1: CONST, CACHED and DELEGATED back to back).
@@ -145,3 +168,8 @@ def state_stride(structure: str) -> int:
     the value of its ``OFFLOAD_STATE_HEADER.Length``."""
     size = LAYOUT[structure][0]
     return (size + 7) & ~7
+
+
+def log(text: str) -> None:
+    """A line of the child's log (its stderr, whose tail the suite shows in a finding)."""
+    print(f"offload native harness: {text}", file=sys.stderr, flush=True)

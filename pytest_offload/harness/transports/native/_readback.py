@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import os
 import struct
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from pytest_offload.harness.transports.codec import FOREIGN_NBL_BASE
-from pytest_offload.harness.transports.native._layout import state_stride
+from pytest_offload.harness.transports.native._layout import (
+    NBL_FORMAT,
+    NBL_SIZE,
+    log,
+    state_stride,
+)
 from pytest_offload.harness.transports.native._requests import (
     BLOCK_SIZE,
     CHAIN_FIELD,
@@ -38,7 +42,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MEMORY", "NblNames", "fill_image", "read_structures", "terminate_chains"]
 
-_NBL_SIZE = 32
 _MAX_CHAIN = 4096
 _MAX_DATA = 1 << 20
 
@@ -76,12 +79,12 @@ class NblNames:
 
     def ref(self, address: int) -> dict[str, Any] | None:
         """An NBL of a structure as the wire carries it: id, bytes, status."""
-        raw = MEMORY.read(address, _NBL_SIZE)
+        raw = MEMORY.read(address, NBL_SIZE)
         wire = self.wire_id(address)
         if raw is None:
-            _log(f"an NBL pointer {address:#x} the target wrote points at nothing readable")
+            log(f"an NBL pointer {address:#x} the target wrote points at nothing readable")
             return {"id": wire, "data": b"", "status": 0}
-        _, _, status, length, data_at = struct.unpack("<QQIIQ", raw)
+        _, _, status, length, data_at = struct.unpack(NBL_FORMAT, raw)
         data = MEMORY.read(data_at, min(length, _MAX_DATA)) if length else b""
         return {"id": wire, "data": data or b"", "status": status}
 
@@ -106,10 +109,6 @@ class NblNames:
         return self.foreign.setdefault(address, FOREIGN_NBL_BASE + (1 << 20) + len(self.foreign))
 
 
-def _log(text: str) -> None:
-    print(f"offload native harness: {text}", file=sys.stderr, flush=True)
-
-
 def _value(
     how: Any, raw: bytes, handed: bytes, offset: int, *, ip_size: int, nbls: NblNames
 ) -> tuple[Any, bool]:
@@ -132,7 +131,7 @@ def _value(
         (pointer,) = struct.unpack_from("<Q", raw, offset)
         data = MEMORY.read(pointer, ip_size) if pointer else None
         if data is None and not untouched:
-            _log(f"a path address pointer {pointer:#x} the target wrote points at nothing")
+            log(f"a path address pointer {pointer:#x} the target wrote points at nothing")
         return data or bytes(ip_size), untouched
     if how == "nbl":
         (pointer,) = struct.unpack_from("<Q", raw, offset)

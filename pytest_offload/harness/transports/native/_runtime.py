@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ctypes
 import struct
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from pytest_offload.harness.transports._messages import (
     SendCompleteParams,
 )
 from pytest_offload.harness.transports.native import _arena as arena
+from pytest_offload.harness.transports.native._layout import NBL_SIZE, NBL_STATUS, log
 from pytest_offload.harness.transports.native._library import (
     COMPLETION_METHODS,
     EVENT_INDICATE,
@@ -43,10 +43,8 @@ if TYPE_CHECKING:
     from pytest_offload.harness.transports.native._readback import NblNames
     from pytest_offload.model import OffloadCapabilities
 
-__all__ = ["SERVER", "CaseTarget", "Flight", "Runtime", "log"]
+__all__ = ["SERVER", "CaseTarget", "Flight", "Runtime"]
 
-_NBL_STATUS = 16
-_NBL_SIZE = 32
 #: Memory of released trees is kept alive this long (and up to this many bytes), so that
 #: a target writing late writes into memory of the harness's, not into freed heap.
 _KEEP_SECONDS = 120.0
@@ -69,10 +67,6 @@ class CaseTarget(Protocol):
         completed_with: str | None = ...,
         method: str = ...,
     ) -> None: ...
-
-
-def log(text: str) -> None:
-    print(f"offload native harness: {text}", file=sys.stderr, flush=True)
 
 
 @dataclass(eq=False, slots=True)
@@ -309,9 +303,9 @@ class Runtime:
                 break
             flight, offset, wire = found
             owner = owner or flight
-            raw = ctypes.string_at(flight.tree.base + offset, _NBL_SIZE)
+            raw = ctypes.string_at(flight.tree.base + offset, NBL_SIZE)
             (after,) = struct.unpack_from("<Q", raw, 0)
-            (status,) = struct.unpack_from("<I", raw, _NBL_STATUS)
+            (status,) = struct.unpack_from("<I", raw, NBL_STATUS)
             nbls.append(NblStatus(wire, status))
             address = after
         if owner is not None and nbls:

@@ -37,9 +37,10 @@ from pytest_offload.harness.transports._messages import (
 from pytest_offload.harness.transports._serve import _NOTIFY, CALL_ORDER_WAIT, _Server
 from pytest_offload.harness.transports.codec import WireError, nbl_ref_hook
 from pytest_offload.harness.transports.native._columns import pack, read_image
+from pytest_offload.harness.transports.native._layout import log
 from pytest_offload.harness.transports.native._readback import NblNames, fill_image
 from pytest_offload.harness.transports.native._requests import pack_request
-from pytest_offload.harness.transports.native._runtime import SERVER, Flight, Runtime, log
+from pytest_offload.harness.transports.native._runtime import SERVER, Flight, Runtime
 from pytest_offload.harness.transports.native._wire import decode_initiate
 from pytest_offload.harness.transports.native._writes import describe
 from pytest_offload.model import OffloadOperation
