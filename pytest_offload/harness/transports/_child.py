@@ -13,6 +13,7 @@ import atexit
 import contextlib
 import itertools
 import os
+import select
 import signal
 import subprocess
 import threading
@@ -180,14 +181,43 @@ class ChildProcess:
         return pending
 
     def write(self, payload: bytes) -> None:
-        """Write one message; a child that stopped reading is treated as one that died."""
+        """Write one message; a child that stopped reading is treated as one that died.
+
+        The write blocks while the pipe is full: a child that stops reading mid-message is
+        a hang, which the host's timeout ends by ending the child (the write then fails).
+        """
         stdin = self.process.stdin
         assert stdin is not None
+        data = memoryview(payload + b"\n")
         with self._write_lock:
             try:
-                stdin.write(payload + b"\n")
+                while data:  # the pipe takes part of a message when a signal interrupts it
+                    written = stdin.write(data)
+                    if not written:
+                        raise BrokenPipeError  # nothing taken from a blocking pipe: gone
+                    data = data[written:]
             except (BrokenPipeError, OSError, ValueError):
                 self._died_writing()
+
+    def write_now(self, payload: bytes, timeout: float) -> bool:
+        """Write a short message (under ``select.PIPE_BUF`` bytes, so all or nothing) only
+        if it can go within ``timeout``: no other write under way and room in the pipe.
+        Whether it was written."""
+        stdin = self.process.stdin
+        assert stdin is not None
+        line = payload + b"\n"
+        if len(line) > select.PIPE_BUF or not self._write_lock.acquire(timeout=timeout):
+            return False
+        try:
+            poller = select.poll()
+            poller.register(stdin.fileno(), select.POLLOUT)
+            if not poller.poll(timeout * 1000):
+                return False  # the child stopped reading and the pipe is full
+            return os.write(stdin.fileno(), line) == len(line)
+        except (OSError, ValueError):
+            return False
+        finally:
+            self._write_lock.release()
 
     def wait(self, pending: _Call, timeout: float | None) -> msgspec.Raw:
         """The result of a request.
@@ -382,15 +412,21 @@ class ChildProcess:
         _LIVE.discard(self)
 
     def shutdown(self, timeout: float = 1.0) -> None:
-        """Ask the child to exit (``shutdown``), then end it if it has not."""
+        """Ask the child to exit (``shutdown``), then end it if it has not. Never blocks
+        for longer than about three times ``timeout`` plus :meth:`kill`: a child that
+        stopped reading (a full pipe, a write of the suite's still under way) is not asked."""
         if self.alive:
             request_id = self.next_id()
             payload = msgspec.json.encode(ShutdownRequest("2.0", request_id, "shutdown", Empty()))
             self._ended.set()
-            with contextlib.suppress(Exception):
-                self.wait(self.call(request_id, "shutdown", payload), timeout)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout)
+            pending = _Call("shutdown")
+            with self._lock:
+                self._calls[request_id] = pending
+            if self.write_now(payload, timeout):
+                with contextlib.suppress(Exception):
+                    self.wait(pending, timeout)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.process.wait(timeout)
         self.kill()
 
 
