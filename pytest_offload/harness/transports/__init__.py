@@ -7,6 +7,7 @@ as an in-process target, so the catalogue judges every transport alike.
 - ``_messages``: the process protocol's messages (msgspec), and its JSON Schema.
 - ``codec``: trees to wire blocks and images back onto trees, on either side.
 - ``_child``: one child process, its pipes, limits and end.
+- ``_handshake``: the handshake a new child answers, and ``reset`` between cases.
 - ``_process``: the process transport (``exec:PROGRAM``).
 - ``_serve``: the target side of the protocol for Python targets (``pytest-offload serve``).
 """

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from pytest_offload._version import __version__
 from pytest_offload.harness._errors import TargetLoadError
 from pytest_offload.harness._observation import RaisedError, TargetCrashed
 from pytest_offload.harness.transports._child import (
@@ -39,22 +38,17 @@ from pytest_offload.harness.transports._child import (
     initiate_named,
     quote,
 )
+from pytest_offload.harness.transports._handshake import handshake, reset
 from pytest_offload.harness.transports._messages import (
     COMPLETIONS,
-    MAJOR,
     PROTOCOL_VERSION,
     REQUESTS,
-    Empty,
     EventParams,
-    HandshakeParams,
-    HandshakeRequest,
-    HandshakeResult,
     InitiateCompleteParams,
     InitiateParams,
     InitiateRequest,
     RequestCompleteParams,
     RequestParams,
-    ResetRequest,
     SendCompleteParams,
     Tree,
     encode_error,
@@ -74,7 +68,6 @@ from pytest_offload.harness.transports.codec import (
 from pytest_offload.model import (
     LIFECYCLE_OPERATIONS,
     OffloadCapabilities,
-    OffloadOperation,
     iter_depth_first,
 )
 
@@ -89,8 +82,6 @@ __all__ = ["PREFIX", "ProcessTarget", "ProcessTargetFactory", "TargetRaised", "p
 
 #: ``--offload-target=exec:PROGRAM ARGS...`` selects a process target.
 PREFIX = "exec:"
-#: Seconds a new child has to answer the handshake (a simulator may load firmware first).
-HANDSHAKE_TIMEOUT = 30.0
 #: What a completion may arrive after a protocol error and still count.
 _KNOWN_METHODS = (
     *COMPLETIONS,
@@ -98,8 +89,6 @@ _KNOWN_METHODS = (
     "tcp_offload_send_complete",
     "tcp_offload_event",
 )
-#: The handshake's names of the operations (protocol 1.3), e.g. ``terminate_offload``.
-_OPERATIONS = {op.method: op for op in OffloadOperation}
 
 
 #: Time the transport adds to the operation timeout per block handed over: encoding and
@@ -291,7 +280,7 @@ class ProcessTargetFactory:
             fresh = child is None
             if child is None:
                 child = self._spawn()
-            problem = self._reset(child, timeout)
+            problem = reset(child, timeout)
             if problem is None:
                 break
             if fresh:
@@ -353,71 +342,12 @@ class ProcessTargetFactory:
         return child
 
     def _handshake(self, child: ChildProcess) -> None:
-        request_id = child.next_id()
-        payload = msgspec.json.encode(
-            HandshakeRequest(
-                "2.0",
-                request_id,
-                "handshake",
-                HandshakeParams(PROTOCOL_VERSION, f"pytest-offload {__version__}"),
-            )
-        )
         what = f"the target program {self.name!r} given by {self.source}"
-        try:
-            raw = child.wait(child.call(request_id, "handshake", payload), HANDSHAKE_TIMEOUT)
-        except TimeoutError:
-            raise TargetLoadError(
-                f"offload: {what} did not answer the handshake within "
-                f"{HANDSHAKE_TIMEOUT:g} s (it must answer the first line on stdin; "
-                f"docs/protocol.md); {_stderr(child)}"
-            ) from None
-        except ChildDied:
-            raise TargetLoadError(
-                f"offload: {what} {child.exit_description} during the handshake; {_stderr(child)}"
-            ) from None
-        except RpcFailure as exc:
-            raise TargetLoadError(
-                f"offload: {what} refused the handshake: {exc.error.message}; {_stderr(child)}"
-            ) from None
-        try:
-            result = msgspec.json.decode(raw, type=HandshakeResult)
-        except msgspec.ValidationError as exc:
-            raise TargetLoadError(
-                f"offload: {what} answered the handshake with {quote(bytes(raw))}, which the "
-                f"protocol rejects: {exc} (docs/protocol.md, HandshakeResult)"
-            ) from None
-        major = result.protocol.split(".", 1)[0]
-        if major != str(MAJOR):
-            raise TargetLoadError(
-                f"offload: {what} speaks protocol {result.protocol!r}; this suite speaks "
-                f"{PROTOCOL_VERSION} (any {MAJOR}.x)"
-            )
-        declared = msgspec.structs.asdict(result.capabilities)
-        declared["ndis_version"] = tuple(declared["ndis_version"])
-        declared["interface_vlan_ids"] = frozenset(declared["interface_vlan_ids"])
-        declared["operations"] = _operations(result, what)
-        capabilities = OffloadCapabilities(**declared)  # CapabilityError: the user's to see
+        capabilities, identity = handshake(child, what)
         with self._lock:
             if self.capabilities is None:
                 self.capabilities = capabilities
-                self.identity = (result.name, result.version)
-
-    def _reset(self, child: ChildProcess, timeout: float) -> str | None:
-        """Reset ``child``; what went wrong (a protocol error to report), or ``None``."""
-        if not child.alive:
-            return f"the target process {child.exit_description} between cases"
-        request_id = child.next_id()
-        payload = msgspec.json.encode(ResetRequest("2.0", request_id, "reset", Empty()))
-        wait = max(timeout, 1.0)
-        try:
-            child.wait(child.call(request_id, "reset", payload), wait)
-        except TimeoutError:
-            return f"no answer to reset within {wait:g} s"
-        except ChildDied:
-            return f"the target process {child.exit_description} when asked to reset"
-        except RpcFailure as exc:
-            return f"reset answered with an error: {exc.error.message}"
-        return None
+                self.identity = identity
 
     def _end(self, child: ChildProcess) -> None:
         child.kill()
@@ -728,47 +658,6 @@ class ProcessTargetFactory:
             chains.setdefault(id(record.case), (record.case, []))[1].append(nbl)
         for case, chain in chains.values():
             case.host.tcp_offload_send_complete(chain)
-
-
-def _stderr(child: ChildProcess) -> str:
-    tail = child.stderr_tail()
-    return f"its stderr ends with:\n{tail}" if tail else "it wrote nothing to stderr"
-
-
-def _operations(result: HandshakeResult, what: str) -> frozenset[OffloadOperation]:
-    """The operations a handshake declares (names of a later minor version are ignored).
-
-    Raises:
-        TargetLoadError: no ``initiate_offload``, or a name this suite's version defines
-            no operation for.
-    """
-    found: set[OffloadOperation] = set()
-    unknown = []
-    for name in result.operations:
-        op = _OPERATIONS.get(name)
-        if op is None:
-            unknown.append(name)
-        else:
-            found.add(op)
-    later = _minor(result.protocol) > _minor(PROTOCOL_VERSION)
-    if unknown and not later:
-        raise TargetLoadError(
-            f"offload: {what} declares operations {unknown!r}, which protocol "
-            f"{result.protocol} does not define (known: {sorted(_OPERATIONS)})"
-        )
-    if OffloadOperation.INITIATE not in found:
-        raise TargetLoadError(
-            f"offload: {what} declares operations {result.operations!r} without "
-            '"initiate_offload", which every target implements (docs/protocol.md)'
-        )
-    return frozenset(found)
-
-
-def _minor(version: str) -> int:
-    try:
-        return int(version.split(".")[1])
-    except (IndexError, ValueError):
-        return 0
 
 
 _HANDLE = operator.attrgetter("ndis_offload_handle")
