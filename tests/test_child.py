@@ -55,3 +55,31 @@ def test_shutdown_does_not_wait_behind_a_write_to_a_child_that_stopped_reading(
     writer.join(30)
     assert not writer.is_alive(), "the stuck write was not released by the child's end"
     assert not child.alive
+
+
+CHATTY = """
+import sys
+line = b"log " + b"x" * 1000 + b"\\n"
+for _ in range(64 * 1024):  # 64 MB of log lines
+    sys.stderr.buffer.write(line)
+sys.stderr.buffer.write("é".encode() * (3 << 20) + b"\\n")  # one 6 MB line
+sys.stderr.buffer.write(b"last line\\n")
+sys.stderr.buffer.write(b"no newline at the end")
+"""
+
+
+def test_a_chatty_child_is_never_held_up_by_its_own_log(tmp_path: Path) -> None:
+    # The log is read in chunks as fast as the child writes it (64 MB here; a reader of a
+    # byte per system call held it for about 40 s); the tail keeps the last lines, each cut.
+    child = ChildProcess(
+        [sys.executable, "-c", CHATTY], cwd=str(tmp_path), env=dict(os.environ), listener=_Deaf()
+    )
+    try:
+        child.process.wait(30)
+        child._stderr_thread.join(30)
+        assert not child._stderr_thread.is_alive()
+        tail = child.stderr_tail(3).split("\n")
+        assert tail == ["é" * 500, "last line", "no newline at the end"]
+        assert child.stderr_tail(4).split("\n")[0] == ("log " + "x" * 1000)[:500]
+    finally:
+        child.kill()

@@ -49,6 +49,7 @@ BASE_LIMIT = 1 << 20
 #: What each block in flight adds to the limit (a completion image with every field).
 PER_BLOCK_LIMIT = 2048
 _STDERR_TAIL = 40
+_STDERR_LINE = 500
 _QUOTE = 200
 
 _LIVE: weakref.WeakSet[ChildProcess] = weakref.WeakSet()
@@ -61,6 +62,11 @@ def end_all() -> None:
 
 
 atexit.register(end_all)
+
+
+def _log_line(raw: bytes) -> str:
+    """A line of a child's stderr as the tail keeps it."""
+    return raw[: 4 * _STDERR_LINE].decode("utf-8", "replace")[:_STDERR_LINE]
 
 
 def quote(line: bytes | str, limit: int = _QUOTE) -> str:
@@ -338,12 +344,31 @@ class ChildProcess:
         pending.done.set()
 
     def _read_stderr(self) -> None:
+        """Keep the last lines of the child's log, reading as fast as it writes: whole
+        chunks (an unbuffered pipe's ``readline`` reads a byte per system call, which held
+        a chatty target blocked in its own logging for seconds), each line cut to
+        ``_STDERR_LINE`` characters, a line longer than a chunk never held whole."""
         stderr = self.process.stderr
         assert stderr is not None
-        for raw in iter(stderr.readline, b""):
-            text = raw.decode("utf-8", "replace").rstrip("\n")
+        fd = stderr.fileno()
+        partial = b""  # the start of the line still being written (bounded)
+        while True:
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            lines = chunk.split(b"\n")
+            lines[0] = partial + lines[0]
+            partial = lines.pop()[: 4 * _STDERR_LINE]  # UTF-8: at most 4 bytes a character
+            if lines:
+                texts = [_log_line(raw) for raw in lines[-_STDERR_TAIL:]]
+                with self._lock:
+                    self._stderr.extend(texts)
+        if partial:
             with self._lock:
-                self._stderr.append(text[:500])
+                self._stderr.append(_log_line(partial))
 
     # -- ending --------------------------------------------------------------------------
 
