@@ -199,6 +199,26 @@ def test_garbage_on_the_wire_is_one_finding_not_a_hang_too(pytester: pytest.Pyte
     assert "PASSED" in line_of(result, "INI-NO-RAISE")
 
 
+@pytest.mark.parametrize("mode", ["schema", "out-of-range"])
+def test_a_garbled_answer_to_a_robustness_case_is_one_finding(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    # The initiates in flight are judged by WIRE-PROTOCOL alone (docs/protocol.md,
+    # Isolation): the robustness rules see a rejected answer, not a hang of theirs.
+    result = run(
+        pytester,
+        program(BROKEN_SIM, mode),
+        "--offload-rules=WIRE-PROTOCOL,INI-MALFORMED-TREE,INI-UNKNOWN-LINKER",
+        "--offload-budget=quick",
+    )
+    assert "FAILED" in line_of(result, "WIRE-PROTOCOL")
+    malformed = line_of(result, "INI-MALFORMED-TREE")
+    assert "PASSED" in malformed, malformed  # exercised: the quick budget draws such trees
+    unknown = line_of(result, "INI-UNKNOWN-LINKER")  # exercised only once a linker is held
+    assert "NON-STRICT" not in unknown, unknown
+    assert "FAILED" not in unknown, unknown
+
+
 def test_the_replay_command_of_a_process_finding_replays_it(pytester: pytest.Pytester) -> None:
     target = program(BROKEN_SIM, "noise")
     first = run(pytester, target, "--offload-rules=WIRE-PROTOCOL", "--offload-budget=quick")

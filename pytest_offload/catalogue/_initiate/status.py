@@ -373,6 +373,14 @@ def _abnormal_end(facts: InitiateFacts) -> str | None:
     return None
 
 
+def _answer_garbled(facts: InitiateFacts) -> bool:
+    """Whether the initiate's answer was rejected on the wire (no completion, no crash):
+    WIRE-PROTOCOL's finding alone, one defect, one finding (docs/protocol.md, Isolation),
+    not a hang for the robustness rules to report."""
+    obs = facts.observation
+    return not facts.completed and obs.raised is None and bool(obs.wire_errors)
+
+
 @rule(
     "INI-MALFORMED-TREE",
     SHOULD,
@@ -389,6 +397,8 @@ def malformed_tree(facts: InitiateFacts, out: RuleOutcome) -> None:
     if not malformed:
         return
     out.hit(len(malformed))
+    if _answer_garbled(facts):
+        return
     ended = _abnormal_end(facts)
     if ended is not None:
         top = min(malformed)
@@ -427,6 +437,8 @@ def unknown_linker(facts: InitiateFacts, out: RuleOutcome) -> None:
     if not unknown:
         return
     out.hit()
+    if _answer_garbled(facts):
+        return
     ended = _abnormal_end(facts)
     if ended is not None:
         if facts.malformed:
