@@ -99,6 +99,10 @@ class FailsUpdates(ReferenceTarget):
         return None
 
 
+#: For the plugin test of the rules an update SUCCESS opens (blocked when none is).
+fails_updates = _subclass(FailsUpdates)
+
+
 # -- contexts and capacity ------------------------------------------------------------
 
 

@@ -515,6 +515,30 @@ def test_linker_rules_are_blocked_when_the_target_offloads_nothing(
     assert strict.ret == 6
 
 
+def test_update_rules_are_blocked_when_the_target_refuses_every_update(
+    pytester: pytest.Pytester,
+) -> None:
+    # UPD-QUERY-SHOWS and UPD-RELINK need an update the target accepted; one that refuses
+    # them all is LIFE-HEALTHY-SUCCESS's finding (SHOULD), and the two are blocked by it
+    # (docs/readings.md 21), not "not exercised": INCOMPLETE only when strict.
+    args = (
+        "--offload-target=tests.broken_lifecycle:fails_updates",
+        "--offload-rules=UPD-QUERY-SHOWS,UPD-RELINK,LIFE-HEALTHY-SUCCESS",
+        "--offload-budget=quick",
+        SEED,
+    )
+    result = pytester.runpytest_inprocess(*args)
+    result.stdout.fnmatch_lines(
+        [
+            "*LIFE-HEALTHY-SUCCESS * NON-STRICT *",
+            "*UPD-QUERY-SHOWS * BLOCKED *blocked by LIFE-HEALTHY-SUCCESS*refused every update*",
+            "*UPD-RELINK * BLOCKED *blocked by LIFE-HEALTHY-SUCCESS*refused every relink*",
+            "offload verdict: CONFORMANT WITH WARNINGS",
+        ]
+    )
+    assert result.ret == pytest.ExitCode.OK
+
+
 def test_collect_only_lists_the_rules_without_a_verdict(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_inprocess(
         "--offload-target=reference_target", "--collect-only", "-q"

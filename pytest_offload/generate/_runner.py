@@ -51,6 +51,10 @@ class ScenarioOutcome:
     #: Lifecycle: connections that failed and never indicated RETRIEVE and ABORT within
     #: the time they were given (the campaign then gives later cases less).
     silent_failures: int = 0
+    #: Lifecycle: the kinds of request (``"update"``, ``"relink"``) the target answered
+    #: SUCCESS to at least once, and those it refused at least once (robustness aside).
+    accepted: frozenset[str] = frozenset()
+    refused: frozenset[str] = frozenset()
 
     def exercised(self) -> set[str]:
         """IDs of the rules whose precondition held in at least one initiate."""

@@ -27,6 +27,9 @@ PROPERTY_KEY = "offload_rule_verdict"
 
 #: Rules whose opportunity needs an object the target offloaded earlier (rules.md 4.1).
 NEEDS_HELD_OBJECT = frozenset({"INI-LINKER-STATUS"})
+#: Rules whose opportunity needs a request the target accepted: blocked, like
+#: INI-LINKER-STATUS, when it refused every one (docs/readings.md 21).
+NEEDS_ACCEPTED = {"UPD-QUERY-SHOWS": ("update", "an update"), "UPD-RELINK": ("relink", "a relink")}
 
 #: Where the plugin stashes the run on the config.
 RUN_KEY = pytest.StashKey[OffloadRun]()
@@ -77,6 +80,14 @@ def run_rule(request: pytest.FixtureRequest, rule_id: str) -> None:
         reason = (
             "blocked by INI-ADVERTISED-WORKS: the target never offloaded an object a "
             f"linker could name, in {cases} generated cases"
+        )
+        record(Verdict.BLOCKED, reason=reason)
+        pytest.skip(f"{rule_id} not exercised ({reason})")
+    needed = NEEDS_ACCEPTED.get(rule_id)
+    if hits == 0 and needed is not None and campaign.only_refused(needed[0]):
+        reason = (
+            f"blocked by LIFE-HEALTHY-SUCCESS: the target refused every {needed[0]} it was "
+            f"handed, in {cases} generated cases; the rule needs {needed[1]} answered SUCCESS"
         )
         record(Verdict.BLOCKED, reason=reason)
         pytest.skip(f"{rule_id} not exercised ({reason})")

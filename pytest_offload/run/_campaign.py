@@ -107,6 +107,9 @@ class AimResult:
     error: str = ""
     #: Generated cases that ended with the target holding an offloaded object.
     held: int = 0
+    #: Kinds of lifecycle request the target accepted, and refused, in some case.
+    accepted: set[str] = field(default_factory=set)
+    refused: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +281,8 @@ class Campaign:
         def count(scenario: tuple[Any, ...], outcome: ScenarioOutcome) -> None:
             result.cases += 1
             result.held += outcome.held > 0
+            result.accepted |= outcome.accepted
+            result.refused |= outcome.refused
             for rule_id in outcome.exercised():
                 result.hits[rule_id] = result.hits.get(rule_id, 0) + 1
             for report in outcome.reports:
@@ -415,6 +420,13 @@ class Campaign:
     def ever_held(self) -> bool:
         """Whether any generated case left the target holding an offloaded object."""
         return any(r.held for r in self.results())
+
+    def only_refused(self, kind: str) -> bool:
+        """Whether the target refused requests of ``kind`` (``"update"``, ``"relink"``)
+        in some generated case and answered SUCCESS to none in any."""
+        results = self.results()
+        refused = any(kind in r.refused for r in results)
+        return refused and not any(kind in r.accepted for r in results)
 
     def errors(self) -> list[str]:
         """What kept aims from being generated, one line each."""

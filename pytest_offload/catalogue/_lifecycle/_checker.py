@@ -142,15 +142,19 @@ class LifecycleChecker:
                     record.failed_at = record.failed_at or done
                     record.must_terminate = True
                 continue
+            relink = request.anchor is not None and record.layer == "path"
             if status != SUCCESS:
                 if named.offending:
                     continue
                 if operation != "update":
                     model.healthy = False
                     record.failed_at = record.failed_at or done
+                else:
+                    model.refused.update(("update", "relink") if relink else ("update",))
                 record.must_terminate = True  # H7: the host terminates what failed
                 continue
             if operation == "update":
+                model.accepted.update(("update", "relink") if relink else ("update",))
                 handed = named.handed
                 if handed is not None:
                     record.cached = handed

@@ -133,6 +133,12 @@ class LifecycleModel:
         self.handles: dict[Any, ObjectRecord | None] = {}
         #: Healthy until the target signals a hardware failure (lifecycle.md 3).
         self.healthy = True
+        #: What the target answered to the updates (``"update"``) and the relinks of paths
+        #: (``"relink"``) handed over, robustness cases aside: the kinds it answered SUCCESS
+        #: to at least once, and those it refused at least once. UPD-QUERY-SHOWS and
+        #: UPD-RELINK are blocked when a kind was only ever refused (docs/readings.md 21).
+        self.accepted: set[str] = set()
+        self.refused: set[str] = set()
         #: Terminates or invalidates handed over in this case.
         self.lifecycle_requests = 0
         #: Every NBL send-completed, by id, with each completion (processed in order).

@@ -503,6 +503,8 @@ class LifecycleSession:
             held=len(self.checker.ledger),
             host=self.host,
             silent_failures=self.silent_failures,
+            accepted=frozenset(self.model.accepted),
+            refused=frozenset(self.model.refused),
         )
 
 
