@@ -32,7 +32,7 @@ from pytest_offload.harness.transports._messages import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
 __all__ = [
     "BASE_LIMIT",
@@ -62,6 +62,18 @@ def end_all() -> None:
 
 
 atexit.register(end_all)
+
+
+def _chunks(fd: int) -> Iterator[bytes]:
+    """What a pipe delivers, as it arrives (at most 64 KiB a read), until it ends."""
+    while True:
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except OSError:
+            return
+        if not chunk:
+            return
+        yield chunk
 
 
 def _log_line(raw: bytes) -> str:
@@ -247,16 +259,9 @@ class ChildProcess:
     def _read_stdout(self) -> None:
         stdout = self.process.stdout
         assert stdout is not None
-        fd = stdout.fileno()
         buffer = bytearray()
         dropping = 0
-        while True:
-            try:
-                chunk = os.read(fd, 1 << 16)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                break
+        for chunk in _chunks(stdout.fileno()):
             start = 0
             while True:
                 end = chunk.find(b"\n", start)
@@ -350,15 +355,8 @@ class ChildProcess:
         ``_STDERR_LINE`` characters, a line longer than a chunk never held whole."""
         stderr = self.process.stderr
         assert stderr is not None
-        fd = stderr.fileno()
         partial = b""  # the start of the line still being written (bounded)
-        while True:
-            try:
-                chunk = os.read(fd, 1 << 16)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                break
+        for chunk in _chunks(stderr.fileno()):
             lines = chunk.split(b"\n")
             lines[0] = partial + lines[0]
             partial = lines.pop()[: 4 * _STDERR_LINE]  # UTF-8: at most 4 bytes a character

@@ -22,21 +22,13 @@ from pytest_offload.harness.transports.codec._columns import (
     _unused,
     _words,
 )
-from pytest_offload.harness.transports.codec._states import _wire_state
+from pytest_offload.harness.transports.codec._states import _PARTS, _wire_state
 from pytest_offload.harness.transports.codec._values import PointerTable, u32
 from pytest_offload.model import (
     NeighborOffloadState,
-    NeighborOffloadStateCached,
-    NeighborOffloadStateConst,
-    NeighborOffloadStateDelegated,
     NetBufferList,
     PathOffloadState,
-    PathOffloadStateCached,
-    PathOffloadStateConst,
-    PathOffloadStateDelegated,
     TcpOffloadState,
-    TcpOffloadStateCached,
-    TcpOffloadStateConst,
     TcpOffloadStateDelegated,
     is_poisoned,
 )
@@ -58,19 +50,8 @@ _STATE_CACHE_SIZE = 1 << 16
 
 
 _STATE_TYPES = frozenset({NeighborOffloadState, PathOffloadState, TcpOffloadState})
-_ANY_STATE = _STATE_TYPES | frozenset(
-    {
-        NeighborOffloadStateConst,
-        NeighborOffloadStateCached,
-        NeighborOffloadStateDelegated,
-        PathOffloadStateConst,
-        PathOffloadStateCached,
-        PathOffloadStateDelegated,
-        TcpOffloadStateConst,
-        TcpOffloadStateCached,
-        TcpOffloadStateDelegated,
-    }
-)
+#: Every structure a block may carry: a combined state, or one of its parts.
+_ANY_STATE = _STATE_TYPES | frozenset(_PARTS)
 
 
 def _state_table(
